@@ -1,0 +1,1 @@
+//! Decoding (stub: being written).

@@ -1,0 +1,1 @@
+//! Defaulting (stub: being written).

@@ -1,0 +1,3 @@
+//! Resource registry (stub: being written).
+pub struct ResourceType;
+pub enum Scope { Namespaced, Cluster }

@@ -1,0 +1,1 @@
+//! Server-side Table printing (stub: being written).
