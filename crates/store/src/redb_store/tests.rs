@@ -1,0 +1,250 @@
+//! The embedded store against the conformance suite, plus what only it promises: trimming on
+//! reopen and acknowledged writes surviving `kill -9`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use futures::StreamExt;
+
+use super::{EmbeddedConfig, RedbStore};
+use crate::conformance::{self, StoreSpec};
+use crate::{Error, ListOptions, Store};
+
+fn config(history: usize) -> EmbeddedConfig {
+    EmbeddedConfig {
+        history,
+        ..EmbeddedConfig::default()
+    }
+}
+
+fn open(path: &Path, history: usize) -> Arc<dyn Store> {
+    Arc::new(RedbStore::open(path, config(history)).expect("open store"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = AtomicUsize::new(0);
+    conformance::run_all(|spec: StoreSpec| {
+        let path = dir
+            .path()
+            .join(format!("{}.redb", files.fetch_add(1, Ordering::Relaxed)));
+        async move { open(&path, spec.history) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_conformance() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    conformance::run_durable(|spec: StoreSpec| {
+        let path = path.clone();
+        async move { open(&path, spec.history) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reopening_with_a_smaller_history_trims_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let store = open(&path, 100);
+    for i in 0..10 {
+        store
+            .create(&format!("/t/{i}"), Bytes::from("v"))
+            .await
+            .unwrap();
+    }
+    drop(store);
+
+    for _ in 0..2 {
+        let store = open(&path, 3);
+        assert_eq!(store.compacted_revision(), 7);
+        assert!(matches!(
+            store.watch("/t/", 6).await,
+            Err(Error::Expired {
+                requested: 6,
+                oldest: 7
+            })
+        ));
+        let mut tail = store.watch("/t/", 7).await.unwrap();
+        for want in 8..=10 {
+            let event = tail.next().await.unwrap().unwrap();
+            assert_eq!(event.kv.mod_revision, want);
+        }
+        let all = store.list("/t/", ListOptions::default()).await.unwrap();
+        assert_eq!((all.items.len(), all.revision), (10, 10));
+    }
+}
+
+#[tokio::test]
+async fn writes_after_shutdown_are_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(&dir.path().join("store.redb"), EmbeddedConfig::default()).unwrap();
+    let mut watch = store.watch("/", 0).await.unwrap();
+    store.create("/k", Bytes::from("v")).await.unwrap();
+    store.shutdown();
+    store.shutdown();
+    assert!(matches!(
+        store.create("/j", Bytes::new()).await,
+        Err(Error::Unavailable(_))
+    ));
+    // Reads still work, and the watch stream delivers what was written, then ends.
+    assert!(store.get("/k").await.unwrap().is_some());
+    assert_eq!(watch.next().await.unwrap().unwrap().kv.key, "/k");
+    assert!(watch.next().await.is_none());
+}
+
+#[test]
+fn a_file_that_is_not_a_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("garbage.redb");
+    std::fs::write(&path, vec![0x5a; 4096]).unwrap();
+    assert!(RedbStore::open(&path, EmbeddedConfig::default()).is_err());
+}
+
+// ---- crash test ----
+
+/// Set (to a file path) in the environment of the child process of the crash test.
+const CRASH_CHILD_ENV: &str = "STORE_CRASH_CHILD_PATH";
+const CRASH_CHILD_TEST: &str = "redb_store::tests::crash_child";
+const CRASH_TRIALS: usize = 5;
+
+fn crash_value(key: &str) -> String {
+    format!("value of {key}")
+}
+
+/// The child of the crash test: writes concurrently and prints each acknowledged key until it
+/// is killed. Without the environment variable (an ordinary test run) it does nothing.
+#[test]
+fn crash_child() {
+    let Some(path) = std::env::var_os(CRASH_CHILD_ENV).map(PathBuf::from) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let store: Arc<dyn Store> =
+            Arc::new(RedbStore::open(&path, EmbeddedConfig::default()).unwrap());
+        let writers: Vec<_> = (0..16)
+            .map(|task| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    for i in 0.. {
+                        let key = format!("/crash/{}/{task:02}/{i:06}", std::process::id());
+                        store
+                            .create(&key, Bytes::from(crash_value(&key)))
+                            .await
+                            .unwrap();
+                        // One write per line so the parent never sees half an acknowledgement
+                        // as a whole one.
+                        let mut out = std::io::stdout().lock();
+                        writeln!(out, "ACK {key}").unwrap();
+                        out.flush().unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_kill_9() {
+    for trial in 0..CRASH_TRIALS {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let mut acknowledged = Vec::new();
+        // Earlier trials also check that a crashed file reopens and keeps taking writes.
+        let rounds = 1 + trial % 2;
+        for round in 0..rounds {
+            let wait_for = 100 + 150 * trial + round * 50;
+            acknowledged.extend(crash_child_run(&path, wait_for));
+        }
+        assert!(!acknowledged.is_empty());
+
+        let store = RedbStore::open(&path, EmbeddedConfig::default()).unwrap();
+        let stored: BTreeMap<String, Bytes> = store
+            .list("/crash/", ListOptions::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|kv| (kv.key, kv.value))
+            .collect();
+        for key in &acknowledged {
+            let value = stored
+                .get(key)
+                .unwrap_or_else(|| panic!("trial {trial}: acknowledged {key} lost"));
+            assert_eq!(
+                value,
+                crash_value(key).as_bytes(),
+                "trial {trial}: value of {key}"
+            );
+        }
+        // Revisions stay gap-free across the crash: one per stored key, and the history agrees.
+        let revision = store.current_revision().await.unwrap();
+        assert_eq!(revision, stored.len() as i64, "trial {trial}");
+        assert_eq!(
+            store.compacted_revision(),
+            revision.saturating_sub(10_000).max(0)
+        );
+    }
+}
+
+/// Runs the crash child on `path` until it acknowledged `wait_for` writes, kills it, and returns
+/// every key it acknowledged (including those printed between the read and the kill).
+fn crash_child_run(path: &Path, wait_for: usize) -> Vec<String> {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            CRASH_CHILD_TEST,
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CRASH_CHILD_ENV, path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut acknowledged = Vec::new();
+    let mut line = String::new();
+    while acknowledged.len() < wait_for {
+        line.clear();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            let status = child.wait().unwrap();
+            panic!(
+                "crash child exited early ({status}) after {} writes",
+                acknowledged.len()
+            );
+        }
+        acknowledged.extend(acknowledged_key(&line));
+    }
+    // SIGKILL on unix: no destructor, no flush, no clean shutdown of the store.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Acknowledgements still in the pipe count too.
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    let rest = String::from_utf8_lossy(&rest);
+    acknowledged.extend(rest.split_inclusive('\n').filter_map(acknowledged_key));
+    acknowledged
+}
+
+/// The key of a complete acknowledgement line; a line torn by the kill has no newline.
+fn acknowledged_key(line: &str) -> Option<String> {
+    let key = line.strip_suffix('\n')?.strip_prefix("ACK ")?;
+    Some(key.to_owned())
+}

@@ -1,0 +1,304 @@
+//! Watch fan-out shared by the backends: an in-memory ring of the most recent events (the
+//! history a watch may resume from) and a broadcast channel of live events.
+//!
+//! A backend calls [`Hub::publish`] with the events of each durable write, in revision order and
+//! before acknowledging the writes, so that a caller that saw its write acknowledged can watch
+//! from just before it. Publishing and subscribing take the same lock, which is what makes a
+//! subscription see every event exactly once: the part of the history it replays and the first
+//! live event it receives are adjacent.
+//!
+//! The broadcast channel holds at least as many events as the history, and the ring shares the
+//! events with it (`Arc`), so a watcher that lags behind the channel has also fallen out of the
+//! history; it gets [`Error::Expired`], exactly as a Kubernetes watcher behind the watch cache.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use futures::StreamExt;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::{Error, Result, WatchEvent, WatchStream};
+
+/// The most recent events, oldest first, at most `capacity` of them.
+#[derive(Debug)]
+pub(crate) struct Ring {
+    events: VecDeque<Arc<WatchEvent>>,
+    capacity: usize,
+    /// The revision of the newest event pushed (or the revision the store started at).
+    head: i64,
+}
+
+impl Ring {
+    /// A ring at revision `head` retaining `events`, which must be the contiguous run of events
+    /// ending at `head`. Keeps at most `capacity` (at least one) of them.
+    pub(crate) fn new(capacity: usize, head: i64, events: Vec<WatchEvent>) -> Self {
+        let mut ring = Ring {
+            events: VecDeque::with_capacity(capacity.min(events.len())),
+            capacity: capacity.max(1),
+            head,
+        };
+        for event in events {
+            ring.push(Arc::new(event));
+        }
+        ring.head = head;
+        ring
+    }
+
+    pub(crate) fn push(&mut self, event: Arc<WatchEvent>) {
+        debug_assert!(self.events.is_empty() || event.revision() == self.head + 1);
+        self.head = event.revision();
+        if self.events.len() == self.capacity {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+
+    pub(crate) fn head(&self) -> i64 {
+        self.head
+    }
+
+    /// The oldest revision a watch may start after: every later event is retained.
+    pub(crate) fn floor(&self) -> i64 {
+        self.events
+            .front()
+            .map_or(self.head, |event| event.revision() - 1)
+    }
+
+    /// The retained events with a revision greater than `revision`, oldest first.
+    pub(crate) fn after(&self, revision: i64) -> impl Iterator<Item = &Arc<WatchEvent>> {
+        let start = self
+            .events
+            .partition_point(|event| event.revision() <= revision);
+        self.events.range(start..)
+    }
+}
+
+/// The history ring plus the live broadcast, behind one lock.
+#[derive(Debug)]
+pub(crate) struct Hub {
+    inner: Mutex<HubInner>,
+}
+
+#[derive(Debug)]
+struct HubInner {
+    ring: Ring,
+    /// `None` once the store shut down: dropping the sender ends every watch stream.
+    live: Option<broadcast::Sender<Arc<WatchEvent>>>,
+}
+
+impl Hub {
+    /// A hub keeping `history` events, at revision `head`, with the retained `events` (see
+    /// [`Ring::new`]).
+    pub(crate) fn new(history: usize, head: i64, events: Vec<WatchEvent>) -> Arc<Self> {
+        let ring = Ring::new(history, head, events);
+        // The channel must not hold fewer events than the ring: see the module doc.
+        let (live, _) = broadcast::channel(ring.capacity);
+        Arc::new(Hub {
+            inner: Mutex::new(HubInner {
+                ring,
+                live: Some(live),
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HubInner> {
+        // Every critical section leaves the ring consistent, so a panic elsewhere while holding
+        // the lock does not make the state unusable.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records and broadcasts the events of committed writes, in revision order.
+    pub(crate) fn publish(&self, events: impl IntoIterator<Item = WatchEvent>) {
+        let mut inner = self.lock();
+        for event in events {
+            let event = Arc::new(event);
+            inner.ring.push(Arc::clone(&event));
+            if let Some(live) = &inner.live {
+                // An error only means nobody is watching right now.
+                let _ = live.send(event);
+            }
+        }
+    }
+
+    /// The revision of the newest published event.
+    pub(crate) fn head(&self) -> i64 {
+        self.lock().ring.head()
+    }
+
+    /// The oldest revision a watch may start after.
+    pub(crate) fn floor(&self) -> i64 {
+        self.lock().ring.floor()
+    }
+
+    /// Ends every watch stream; later watches end immediately after their replay.
+    pub(crate) fn close(&self) {
+        self.lock().live = None;
+    }
+
+    /// See [`Store::watch`](crate::Store::watch).
+    pub(crate) fn watch(
+        self: &Arc<Self>,
+        prefix: &str,
+        after_revision: i64,
+    ) -> Result<WatchStream> {
+        let inner = self.lock();
+        let floor = inner.ring.floor();
+        if after_revision < floor {
+            return Err(Error::Expired {
+                requested: after_revision,
+                oldest: floor,
+            });
+        }
+        let replay: VecDeque<Arc<WatchEvent>> = inner
+            .ring
+            .after(after_revision)
+            .filter(|event| event.kv.key.starts_with(prefix))
+            .cloned()
+            .collect();
+        let live = inner.live.as_ref().map(broadcast::Sender::subscribe);
+        let cursor = after_revision.max(inner.ring.head());
+        drop(inner);
+
+        let watcher = Watcher {
+            hub: Arc::clone(self),
+            prefix: prefix.to_owned(),
+            replay,
+            live,
+            cursor,
+        };
+        Ok(futures::stream::unfold(watcher, |mut watcher| async move {
+            let item = watcher.next().await?;
+            Some((item, watcher))
+        })
+        .boxed())
+    }
+}
+
+/// The state of one watch stream.
+struct Watcher {
+    hub: Arc<Hub>,
+    prefix: String,
+    replay: VecDeque<Arc<WatchEvent>>,
+    /// `None` once the stream is over (store closed, or the watcher lagged).
+    live: Option<broadcast::Receiver<Arc<WatchEvent>>>,
+    /// The newest revision this watcher has considered; live events up to it are skipped.
+    cursor: i64,
+}
+
+impl Watcher {
+    async fn next(&mut self) -> Option<Result<WatchEvent>> {
+        if let Some(event) = self.replay.pop_front() {
+            return Some(Ok(WatchEvent::clone(&event)));
+        }
+        loop {
+            let received = self.live.as_mut()?.recv().await;
+            match received {
+                Ok(event) => {
+                    if event.revision() <= self.cursor {
+                        continue;
+                    }
+                    self.cursor = event.revision();
+                    if event.kv.key.starts_with(&self.prefix) {
+                        return Some(Ok(WatchEvent::clone(&event)));
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    self.live = None;
+                    return Some(Err(Error::Expired {
+                        requested: self.cursor,
+                        oldest: self.hub.floor(),
+                    }));
+                }
+                Err(RecvError::Closed) => {
+                    self.live = None;
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventKind, KeyValue};
+    use bytes::Bytes;
+
+    fn event(revision: i64, key: &str) -> WatchEvent {
+        WatchEvent {
+            kind: EventKind::Created,
+            kv: KeyValue {
+                key: key.to_owned(),
+                value: Bytes::new(),
+                create_revision: revision,
+                mod_revision: revision,
+            },
+            prev: None,
+        }
+    }
+
+    fn revisions<'a>(events: impl Iterator<Item = &'a Arc<WatchEvent>>) -> Vec<i64> {
+        events.map(|event| event.revision()).collect()
+    }
+
+    #[test]
+    fn ring_trims_to_capacity_and_moves_the_floor() {
+        let mut ring = Ring::new(3, 0, Vec::new());
+        assert_eq!((ring.head(), ring.floor()), (0, 0));
+        for revision in 1..=5 {
+            ring.push(Arc::new(event(revision, "/k")));
+        }
+        assert_eq!((ring.head(), ring.floor()), (5, 2));
+        assert_eq!(revisions(ring.after(2)), [3, 4, 5]);
+        assert_eq!(revisions(ring.after(4)), [5]);
+        assert_eq!(revisions(ring.after(5)), Vec::<i64>::new());
+        assert_eq!(revisions(ring.after(9)), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn ring_restores_the_tail_of_a_longer_history() {
+        let events = (8..=12).map(|revision| event(revision, "/k")).collect();
+        let ring = Ring::new(2, 12, events);
+        assert_eq!((ring.head(), ring.floor()), (12, 10));
+        assert_eq!(revisions(ring.after(0)), [11, 12]);
+    }
+
+    #[test]
+    fn ring_without_history_starts_at_head() {
+        let ring = Ring::new(10, 42, Vec::new());
+        assert_eq!((ring.head(), ring.floor()), (42, 42));
+    }
+
+    #[test]
+    fn zero_capacity_keeps_one_event() {
+        let mut ring = Ring::new(0, 0, Vec::new());
+        ring.push(Arc::new(event(1, "/k")));
+        ring.push(Arc::new(event(2, "/k")));
+        assert_eq!((ring.head(), ring.floor()), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn lagging_watcher_gets_expired_then_ends() {
+        let hub = Hub::new(2, 0, Vec::new());
+        let mut stream = hub.watch("/", 0).expect("watch");
+        hub.publish((1..=10).map(|revision| event(revision, "/k")));
+        match stream.next().await {
+            Some(Err(Error::Expired { requested, oldest })) => {
+                assert_eq!((requested, oldest), (0, 8));
+            }
+            other => panic!("expected Expired, got {other:?}"),
+        }
+        assert!(stream.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn close_ends_streams_after_replay() {
+        let hub = Hub::new(10, 0, Vec::new());
+        hub.publish([event(1, "/a"), event(2, "/b")]);
+        let mut stream = hub.watch("/a", 0).expect("watch");
+        hub.close();
+        let first = stream.next().await.expect("replayed").expect("event");
+        assert_eq!(first.revision(), 1);
+        assert!(stream.next().await.is_none());
+    }
+}
