@@ -60,7 +60,11 @@ impl FieldError {
         } else {
             format!("Required value: {detail}")
         };
-        FieldError { field: field.into(), cause: CauseType::Required, message }
+        FieldError {
+            field: field.into(),
+            cause: CauseType::Required,
+            message,
+        }
     }
 
     pub fn not_supported(field: impl Into<String>, value: &str, supported: &[&str]) -> Self {
@@ -68,7 +72,10 @@ impl FieldError {
         FieldError {
             field: field.into(),
             cause: CauseType::NotSupported,
-            message: format!("Unsupported value: {value:?}: supported values: {}", list.join(", ")),
+            message: format!(
+                "Unsupported value: {value:?}: supported values: {}",
+                list.join(", ")
+            ),
         }
     }
 

@@ -1,0 +1,122 @@
+//! What every cluster has from its first start: the system namespaces, the `kubernetes` and
+//! `kube-dns` Services at their well-known ClusterIPs, and a repair pass that frees IPs and
+//! ports whose Service was never stored (a crash between allocation and write).
+
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, Result};
+use crate::ipalloc::Allocator;
+use crate::object;
+use crate::registry::{Registry, WriteOptions};
+
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+fn rt(api_version: &str, kind: &str) -> &'static api::resources::ResourceType {
+    api::resources::by_kind(api_version, kind).expect("built-in kind is served")
+}
+
+async fn ensure(
+    registry: &Registry,
+    api_version: &str,
+    kind: &str,
+    ns: Option<&str>,
+    obj: Value,
+) -> Result<()> {
+    let opts = WriteOptions {
+        field_manager: "svcplane-bootstrap".into(),
+        dry_run: false,
+    };
+    match registry.create(rt(api_version, kind), ns, obj, &opts).await {
+        Ok(_) | Err(ApiError::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn run(registry: &Registry, api_port: u16) -> Result<()> {
+    for ns in SYSTEM_NAMESPACES {
+        ensure(
+            registry,
+            "v1",
+            "Namespace",
+            None,
+            json!({"metadata": {"name": ns}}),
+        )
+        .await?;
+    }
+    let ips = |offset: u128| -> Vec<String> {
+        registry
+            .alloc
+            .cidrs()
+            .iter()
+            .map(|c| c.nth(offset).to_string())
+            .collect()
+    };
+    let dual = if registry.alloc.cidrs().len() > 1 {
+        "PreferDualStack"
+    } else {
+        "SingleStack"
+    };
+    let kubernetes = json!({
+        "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"clusterIP": ips(1)[0], "clusterIPs": ips(1), "ipFamilyPolicy": dual,
+                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": api_port}]},
+    });
+    ensure(registry, "v1", "Service", Some("default"), kubernetes).await?;
+    let kube_dns = json!({
+        "metadata": {"name": "kube-dns", "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS"}},
+        "spec": {"clusterIP": ips(10)[0], "clusterIPs": ips(10), "ipFamilyPolicy": dual, "selector": {"k8s-app": "kube-dns"},
+                 "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                           {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                           {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}]},
+    });
+    ensure(registry, "v1", "Service", Some("kube-system"), kube_dns).await?;
+    repair_allocations(registry, &registry.alloc).await
+}
+
+/// Free allocations whose owner Service does not hold them.
+async fn repair_allocations(registry: &Registry, alloc: &Allocator) -> Result<()> {
+    let services = rt("v1", "Service");
+    let allocations = alloc
+        .allocations()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    for (key, owner) in allocations {
+        let Some((ns, name)) = owner.split_once('/') else {
+            continue;
+        };
+        let value = key.rsplit('/').next().unwrap_or_default();
+        let held = match registry.get(services, Some(ns), name).await {
+            Ok(svc) => holds(&svc, value),
+            Err(ApiError::NotFound { .. }) => false,
+            Err(e) => return Err(e),
+        };
+        if !held {
+            tracing::info!(key, owner, "releasing an allocation no Service holds");
+            alloc.release_key(&key).await;
+        }
+    }
+    Ok(())
+}
+
+fn holds(svc: &Value, value: &str) -> bool {
+    let ips = svc
+        .pointer("/spec/clusterIPs")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let ports = svc
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    ips.iter().any(|ip| ip.as_str() == Some(value))
+        || ports.iter().any(|p| {
+            p.get("nodePort")
+                .and_then(Value::as_i64)
+                .map(|n| n.to_string())
+                .as_deref()
+                == Some(value)
+        })
+        || object::name(svc).is_none()
+}

@@ -1,0 +1,1043 @@
+//! The object lifecycle on top of the store: create, update, patch and delete with the rules
+//! kube-apiserver applies around them (system metadata, status vs spec, admission, no-op
+//! writes, optimistic concurrency, finalizers and graceful deletion, namespace checks).
+//! HTTP handlers and in-process callers (bootstrap, the namespace controller) share it.
+
+use std::sync::Arc;
+
+use api::resources::{AdmitError, ResourceType};
+use api::selectors::{FieldSelector, LabelSelector};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use store::Store;
+
+use crate::error::{ApiError, Result};
+use crate::ipalloc::Allocator;
+use crate::managed_fields::{self, Operation};
+use crate::object;
+use crate::patch::{self, PatchType};
+use crate::services;
+
+/// How strictly unknown fields in a body are treated (`fieldValidation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FieldValidation {
+    #[default]
+    Strict,
+    Warn,
+    Ignore,
+}
+
+/// Options every write carries.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    pub field_manager: String,
+    pub dry_run: bool,
+}
+
+/// The result of a write: the object as stored and whether it was created.
+#[derive(Debug)]
+pub struct Written {
+    pub object: Value,
+    pub created: bool,
+}
+
+/// `DeleteOptions`, from the body and the query.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    pub grace_period_seconds: Option<i64>,
+    pub precondition_uid: Option<String>,
+    pub precondition_resource_version: Option<String>,
+    pub propagation_policy: Option<String>,
+    pub dry_run: bool,
+}
+
+/// What a list asks for.
+#[derive(Debug, Clone)]
+pub struct ListOptions {
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+    pub limit: Option<usize>,
+    pub continue_token: Option<String>,
+}
+
+impl Default for ListOptions {
+    fn default() -> Self {
+        ListOptions {
+            labels: LabelSelector::everything(),
+            fields: FieldSelector::everything(),
+            limit: None,
+            continue_token: None,
+        }
+    }
+}
+
+pub struct ObjectList {
+    pub items: Vec<Value>,
+    pub revision: i64,
+    pub continue_token: Option<String>,
+    pub remaining: Option<u64>,
+}
+
+/// Kinds whose PUT creates a missing object, as in kube-apiserver.
+fn allow_create_on_update(rt: &ResourceType) -> bool {
+    matches!(rt.kind, "Endpoints" | "Lease" | "Event")
+}
+
+/// Kinds whose spec changes bump `metadata.generation`.
+fn tracks_generation(rt: &ResourceType) -> bool {
+    rt.group == "apps"
+}
+
+const MAX_CONFLICT_RETRIES: usize = 16;
+
+#[derive(Clone)]
+pub struct Registry {
+    pub store: Arc<dyn Store>,
+    pub alloc: Allocator,
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn Store>, alloc: Allocator) -> Self {
+        Registry { store, alloc }
+    }
+
+    pub async fn get(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Value> {
+        match self.store.get(&object::key(rt, ns, name)).await? {
+            Some(kv) => object::from_kv(&kv),
+            None => Err(ApiError::not_found(rt, name)),
+        }
+    }
+
+    async fn get_kv(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Option<(Value, i64)>> {
+        match self.store.get(&object::key(rt, ns, name)).await? {
+            Some(kv) => Ok(Some((object::from_kv(&kv)?, kv.mod_revision))),
+            None => Ok(None),
+        }
+    }
+
+    /// List objects matching the selectors, paging through the store until `limit` matches.
+    pub async fn list(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<ObjectList> {
+        if let Some(name) = opts.fields.required_name() {
+            let revision = self.store.current_revision().await?;
+            let items = match self.store.get(&object::key(rt, ns, name)).await? {
+                Some(kv) => {
+                    let obj = object::from_kv(&kv)?;
+                    if self.matches(&obj, opts) {
+                        vec![obj]
+                    } else {
+                        vec![]
+                    }
+                }
+                None => vec![],
+            };
+            return Ok(ObjectList {
+                items,
+                revision,
+                continue_token: None,
+                remaining: None,
+            });
+        }
+        let prefix = object::prefix(rt, ns);
+        let (mut start_after, mut first_revision) = match &opts.continue_token {
+            Some(token) => {
+                let (rev, key) = decode_continue(token)?;
+                if !key.starts_with(&prefix) {
+                    return Err(ApiError::BadRequest(
+                        "continue key is not valid for this request".into(),
+                    ));
+                }
+                (Some(key), Some(rev))
+            }
+            None => (None, None),
+        };
+        let limit = opts.limit.filter(|l| *l > 0);
+        let mut items = Vec::new();
+        loop {
+            let want = limit.map(|l| l - items.len());
+            let page = self
+                .store
+                .list(
+                    &prefix,
+                    store::ListOptions {
+                        limit: want.map(|w| w.max(64)),
+                        start_after: start_after.clone(),
+                    },
+                )
+                .await?;
+            first_revision.get_or_insert(page.revision);
+            let mut last_key = None;
+            let mut consumed_all = true;
+            for (i, kv) in page.items.iter().enumerate() {
+                if limit.is_some_and(|l| items.len() >= l) {
+                    consumed_all = i == page.items.len();
+                    break;
+                }
+                last_key = Some(kv.key.clone());
+                let obj = object::from_kv(kv)?;
+                if self.matches(&obj, opts) {
+                    items.push(obj);
+                }
+            }
+            let more = page.more || !consumed_all;
+            let revision = first_revision.unwrap_or(page.revision);
+            if !more {
+                return Ok(ObjectList {
+                    items,
+                    revision,
+                    continue_token: None,
+                    remaining: None,
+                });
+            }
+            if limit.is_some_and(|l| items.len() >= l) {
+                let token = last_key.map(|k| encode_continue(revision, &k));
+                return Ok(ObjectList {
+                    items,
+                    revision,
+                    continue_token: token,
+                    remaining: None,
+                });
+            }
+            start_after = last_key.or(start_after);
+        }
+    }
+
+    fn matches(&self, obj: &Value, opts: &ListOptions) -> bool {
+        opts.labels.matches_json(obj.pointer("/metadata/labels")) && opts.fields.matches(obj)
+    }
+
+    /// Create `obj` (already decoded) in `ns`.
+    pub async fn create(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Written> {
+        check_type_meta(rt, &mut obj)?;
+        set_namespace(rt, &mut obj, ns)?;
+        let ns = object::namespace(&obj).map(str::to_string);
+        if let Some(ns) = &ns {
+            self.check_namespace_open(ns).await?;
+        }
+        let name = assign_name(&mut obj);
+        prepare_create(rt, &mut obj);
+        let mut obj = admit(rt, &name, obj, None)?;
+        managed_fields::record(&mut obj, &opts.field_manager, Operation::Update, None);
+        if opts.dry_run {
+            return Ok(Written {
+                object: obj,
+                created: true,
+            });
+        }
+        let key = object::key(rt, ns.as_deref(), &name);
+        let allocated = if rt.kind == "Service" {
+            // An existing Service holds its IPs: report AlreadyExists, not an allocation clash.
+            if self.store.get(&key).await?.is_some() {
+                return Err(ApiError::already_exists(rt, &name));
+            }
+            services::allocate(&self.alloc, rt, &name, ns.as_deref(), &mut obj, None).await?
+        } else {
+            services::Allocated::default()
+        };
+        match self.store.create(&key, object::to_bytes(&obj)).await {
+            Ok(kv) => Ok(Written {
+                object: object::from_kv(&kv)?,
+                created: true,
+            }),
+            Err(e) => {
+                allocated.release(&self.alloc).await;
+                Err(match e {
+                    store::Error::AlreadyExists { .. } => ApiError::already_exists(rt, &name),
+                    other => other.into(),
+                })
+            }
+        }
+    }
+
+    /// Replace an object (PUT), or one of its subresources.
+    pub async fn update(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        mut obj: Value,
+        subresource: Option<&str>,
+        opts: &WriteOptions,
+    ) -> Result<Written> {
+        check_type_meta(rt, &mut obj)?;
+        set_namespace(rt, &mut obj, ns)?;
+        match object::name(&obj) {
+            Some(n) if n != name => {
+                return Err(ApiError::BadRequest(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({name})"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                object::meta_mut(&mut obj).insert("name".into(), json!(name));
+            }
+        }
+        let precondition = object::resource_version(&obj).map(str::to_string);
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let Some((old, old_rev)) = self.get_kv(rt, ns, name).await? else {
+                if allow_create_on_update(rt) && subresource.is_none() {
+                    object::meta_mut(&mut obj).remove("resourceVersion");
+                    return self.create(rt, ns, obj, opts).await;
+                }
+                return Err(ApiError::not_found(rt, name));
+            };
+            if precondition
+                .as_deref()
+                .is_some_and(|rv| rv != old_rev.to_string())
+            {
+                return Err(ApiError::conflict(rt, name));
+            }
+            match self
+                .write_update(rt, ns, name, &old, old_rev, obj.clone(), subresource, opts)
+                .await
+            {
+                Err(ApiError::Conflict { .. }) if precondition.is_none() => continue,
+                other => return other,
+            }
+        }
+        Err(ApiError::conflict(rt, name))
+    }
+
+    /// Apply a patch of `patch_type` to an object (or its `scale`/`status` subresource).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        patch_type: PatchType,
+        body: &[u8],
+        subresource: Option<&str>,
+        opts: &WriteOptions,
+    ) -> Result<Written> {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let Some((old, old_rev)) = self.get_kv(rt, ns, name).await? else {
+                if patch_type == PatchType::Apply && subresource.is_none() {
+                    let mut obj = patch::parse_apply_body(body)?;
+                    if object::name(&obj).is_some_and(|n| n != name) {
+                        return Err(ApiError::BadRequest(format!(
+                            "the name of the object ({}) does not match the name on the URL ({name})",
+                            object::name(&obj).unwrap_or_default()
+                        )));
+                    }
+                    object::meta_mut(&mut obj).insert("name".into(), json!(name));
+                    let mut written = self.create(rt, ns, obj, opts).await?;
+                    self.relabel_apply(&mut written, opts);
+                    return Ok(written);
+                }
+                return Err(ApiError::not_found(rt, name));
+            };
+            let current = if subresource == Some("scale") {
+                scale_of(rt, &old)?
+            } else {
+                old.clone()
+            };
+            let patched = patch::apply(rt, patch_type, &current, body)?;
+            let precondition = object::resource_version(&patched).map(str::to_string);
+            if precondition
+                .as_deref()
+                .is_some_and(|rv| rv != old_rev.to_string())
+            {
+                return Err(ApiError::conflict(rt, name));
+            }
+            let new = if subresource == Some("scale") {
+                with_scale(&old, &patched)?
+            } else {
+                patched
+            };
+            let write_sub = if subresource == Some("scale") {
+                None
+            } else {
+                subresource
+            };
+            let manager_op = if patch_type == PatchType::Apply {
+                Operation::Apply
+            } else {
+                Operation::Update
+            };
+            match self
+                .write_update_as(
+                    rt, ns, name, &old, old_rev, new, write_sub, opts, manager_op,
+                )
+                .await
+            {
+                Err(ApiError::Conflict { .. }) if precondition.is_none() => continue,
+                other => return other,
+            }
+        }
+        Err(ApiError::conflict(rt, name))
+    }
+
+    fn relabel_apply(&self, written: &mut Written, opts: &WriteOptions) {
+        // A create through apply is recorded as an Apply by its manager, not an Update.
+        if let Some(entries) = written
+            .object
+            .pointer_mut("/metadata/managedFields")
+            .and_then(Value::as_array_mut)
+        {
+            for e in entries
+                .iter_mut()
+                .filter(|e| e["manager"] == opts.field_manager.as_str())
+            {
+                e["operation"] = json!("Apply");
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write_update(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        old: &Value,
+        old_rev: i64,
+        new: Value,
+        subresource: Option<&str>,
+        opts: &WriteOptions,
+    ) -> Result<Written> {
+        self.write_update_as(
+            rt,
+            ns,
+            name,
+            old,
+            old_rev,
+            new,
+            subresource,
+            opts,
+            Operation::Update,
+        )
+        .await
+    }
+
+    /// The shared tail of update and patch: merge with the stored object by subresource,
+    /// admit, skip no-ops, finish deletions whose finalizers are gone, then compare-and-swap.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_update_as(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        old: &Value,
+        old_rev: i64,
+        new: Value,
+        subresource: Option<&str>,
+        opts: &WriteOptions,
+        op: Operation,
+    ) -> Result<Written> {
+        let mut new = prepare_update(rt, old, new, subresource);
+        if rt.kind == "Service" {
+            services::carry_allocations(old, &mut new);
+        }
+        let mut new = admit(rt, name, new, Some(old))?;
+        if tracks_generation(rt) && new.get("spec") != old.get("spec") {
+            let generation = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                + 1;
+            object::meta_mut(&mut new).insert("generation".into(), json!(generation));
+        }
+        // Managed fields are compared after recording so a manager switch is not a no-op,
+        // but timestamps alone do not make a write.
+        let mut recorded = new.clone();
+        managed_fields::record(&mut recorded, &opts.field_manager, op, subresource);
+        if object::same_content(&new, old) {
+            return Ok(Written {
+                object: old.clone(),
+                created: false,
+            });
+        }
+        let mut new = recorded;
+        if opts.dry_run {
+            return Ok(Written {
+                object: new,
+                created: false,
+            });
+        }
+        if object::is_deleting(&new)
+            && object::finalizers(&new).is_empty()
+            && !namespace_finalizers_pending(rt, &new)
+        {
+            let deleted = self.remove(rt, ns, name, old_rev, &new).await?;
+            return Ok(Written {
+                object: deleted,
+                created: false,
+            });
+        }
+        let allocated = if rt.kind == "Service" {
+            services::allocate(&self.alloc, rt, name, ns, &mut new, Some(old)).await?
+        } else {
+            services::Allocated::default()
+        };
+        match self
+            .store
+            .update(
+                &object::key(rt, ns, name),
+                object::to_bytes(&new),
+                Some(old_rev),
+            )
+            .await
+        {
+            Ok(kv) => {
+                if rt.kind == "Service" {
+                    services::release_dropped(&self.alloc, old, &new).await;
+                }
+                Ok(Written {
+                    object: object::from_kv(&kv)?,
+                    created: false,
+                })
+            }
+            Err(e) => {
+                allocated.release(&self.alloc).await;
+                Err(match e {
+                    store::Error::Conflict { .. } => ApiError::conflict(rt, name),
+                    store::Error::NotFound { .. } => ApiError::not_found(rt, name),
+                    other => other.into(),
+                })
+            }
+        }
+    }
+
+    /// Delete an object: at once, or by marking it (finalizers, graceful pod deletion,
+    /// namespace termination).
+    pub async fn delete(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Value> {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let Some((old, old_rev)) = self.get_kv(rt, ns, name).await? else {
+                return Err(ApiError::not_found(rt, name));
+            };
+            check_preconditions(rt, name, &old, opts)?;
+            if opts.dry_run {
+                return Ok(old);
+            }
+            let result = match deletion_plan(rt, &old, opts) {
+                DeletionPlan::Now => self.remove(rt, ns, name, old_rev, &old).await,
+                DeletionPlan::Mark(marked) => {
+                    self.store_marked(rt, ns, name, old_rev, marked).await
+                }
+                DeletionPlan::AlreadyMarked => Ok(old),
+            };
+            match result {
+                Err(ApiError::Conflict { .. }) => continue,
+                other => return other,
+            }
+        }
+        Err(ApiError::conflict(rt, name))
+    }
+
+    async fn store_marked(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        rev: i64,
+        marked: Value,
+    ) -> Result<Value> {
+        match self
+            .store
+            .update(
+                &object::key(rt, ns, name),
+                object::to_bytes(&marked),
+                Some(rev),
+            )
+            .await
+        {
+            Ok(kv) => object::from_kv(&kv),
+            Err(store::Error::Conflict { .. }) => Err(ApiError::conflict(rt, name)),
+            Err(store::Error::NotFound { .. }) => Err(ApiError::not_found(rt, name)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn remove(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        rev: i64,
+        last: &Value,
+    ) -> Result<Value> {
+        match self
+            .store
+            .delete(&object::key(rt, ns, name), Some(rev))
+            .await
+        {
+            Ok(kv) => {
+                if rt.kind == "Service" {
+                    services::release_all(&self.alloc, last).await;
+                }
+                let mut obj = object::from_kv(&kv)?;
+                object::set_resource_version(&mut obj, kv.mod_revision);
+                Ok(obj)
+            }
+            Err(store::Error::Conflict { .. }) => Err(ApiError::conflict(rt, name)),
+            Err(store::Error::NotFound { .. }) => Err(ApiError::not_found(rt, name)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Refuse new objects in a namespace that does not exist or is terminating.
+    async fn check_namespace_open(&self, ns: &str) -> Result<()> {
+        let ns_rt = api::resources::by_kind("v1", "Namespace").expect("namespaces are served");
+        match self.store.get(&object::key(ns_rt, None, ns)).await? {
+            None => Err(ApiError::not_found(ns_rt, ns)),
+            Some(kv) => {
+                let obj = object::from_kv(&kv)?;
+                if object::is_deleting(&obj) {
+                    Err(ApiError::Forbidden(format!(
+                        "unable to create new content in namespace {ns} because it is being terminated"
+                    )))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+enum DeletionPlan {
+    Now,
+    Mark(Value),
+    AlreadyMarked,
+}
+
+fn deletion_plan(rt: &ResourceType, old: &Value, opts: &DeleteOptions) -> DeletionPlan {
+    let now = jiff::Timestamp::now();
+    if rt.kind == "Pod" {
+        let bound = old
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty());
+        let terminal = matches!(
+            old.pointer("/status/phase").and_then(Value::as_str),
+            Some("Succeeded" | "Failed")
+        );
+        let spec_grace = old
+            .pointer("/spec/terminationGracePeriodSeconds")
+            .and_then(Value::as_i64);
+        let grace = opts
+            .grace_period_seconds
+            .or(spec_grace)
+            .unwrap_or(30)
+            .max(0);
+        if bound && !terminal && grace > 0 {
+            let current = old
+                .pointer("/metadata/deletionGracePeriodSeconds")
+                .and_then(Value::as_i64);
+            if current.is_some_and(|c| c <= grace) {
+                return DeletionPlan::AlreadyMarked;
+            }
+            let mut marked = old.clone();
+            let meta = object::meta_mut(&mut marked);
+            let at = now + jiff::SignedDuration::from_secs(grace);
+            meta.insert("deletionTimestamp".into(), json!(object::timestamp(at)));
+            meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
+            return DeletionPlan::Mark(marked);
+        }
+    }
+    let finalizers = object::finalizers(old);
+    if finalizers.is_empty() && !namespace_finalizers_pending(rt, old) && rt.kind != "Namespace" {
+        return DeletionPlan::Now;
+    }
+    if object::is_deleting(old) {
+        return DeletionPlan::AlreadyMarked;
+    }
+    let mut marked = old.clone();
+    let meta = object::meta_mut(&mut marked);
+    meta.insert("deletionTimestamp".into(), json!(object::timestamp(now)));
+    meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+    if rt.kind == "Namespace" {
+        marked["status"] = json!({"phase": "Terminating"});
+    }
+    DeletionPlan::Mark(marked)
+}
+
+/// A namespace stays until its `spec.finalizers` (the namespace controller's) are removed.
+fn namespace_finalizers_pending(rt: &ResourceType, obj: &Value) -> bool {
+    rt.kind == "Namespace"
+        && obj
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
+}
+
+fn check_preconditions(
+    rt: &ResourceType,
+    name: &str,
+    old: &Value,
+    opts: &DeleteOptions,
+) -> Result<()> {
+    if let Some(uid) = &opts.precondition_uid {
+        let actual = object::meta_str(old, "uid").unwrap_or_default();
+        if uid != actual {
+            return Err(ApiError::conflict_with(
+                rt,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                ),
+            ));
+        }
+    }
+    if let Some(rv) = &opts.precondition_resource_version {
+        let actual = object::resource_version(old).unwrap_or_default();
+        if rv != actual {
+            return Err(ApiError::conflict_with(
+                rt,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `apiVersion`/`kind` in a body must name the resource of the URL; missing ones are filled in.
+fn check_type_meta(rt: &ResourceType, obj: &mut Value) -> Result<()> {
+    let want_version = rt.api_version();
+    if let Some(v) = obj.get("apiVersion").and_then(Value::as_str) {
+        if v != want_version {
+            return Err(ApiError::BadRequest(format!(
+                "the API version in the data ({v}) does not match the expected API version ({want_version})"
+            )));
+        }
+    }
+    if let Some(k) = obj.get("kind").and_then(Value::as_str) {
+        if k != rt.kind {
+            return Err(ApiError::BadRequest(format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                rt.kind
+            )));
+        }
+    }
+    obj["apiVersion"] = json!(want_version);
+    obj["kind"] = json!(rt.kind);
+    Ok(())
+}
+
+fn set_namespace(rt: &ResourceType, obj: &mut Value, ns: Option<&str>) -> Result<()> {
+    let meta = object::meta_mut(obj);
+    if !rt.namespaced() {
+        meta.remove("namespace");
+        return Ok(());
+    }
+    let Some(ns) = ns else {
+        return Err(ApiError::BadRequest(
+            "a namespace is required for namespaced objects".into(),
+        ));
+    };
+    match meta
+        .get("namespace")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        Some(body_ns) if body_ns != ns => Err(ApiError::BadRequest(
+            "the namespace of the provided object does not match the namespace sent on the request"
+                .into(),
+        )),
+        _ => {
+            meta.insert("namespace".into(), json!(ns));
+            Ok(())
+        }
+    }
+}
+
+/// The object's name, generated from `generateName` when it has none.
+fn assign_name(obj: &mut Value) -> String {
+    if let Some(name) = object::name(obj) {
+        return name.to_string();
+    }
+    let Some(prefix) = object::meta_str(obj, "generateName").map(str::to_string) else {
+        return String::new();
+    };
+    let name = format!("{}{}", truncate_prefix(&prefix), random_suffix());
+    object::meta_mut(obj).insert("name".into(), json!(name));
+    name
+}
+
+/// kube-apiserver keeps generated names within 63 characters.
+fn truncate_prefix(prefix: &str) -> &str {
+    const MAX_PREFIX: usize = 63 - 5;
+    if prefix.len() > MAX_PREFIX {
+        &prefix[..MAX_PREFIX]
+    } else {
+        prefix
+    }
+}
+
+/// Five characters from the alphabet Kubernetes uses for generated names (no vowels, no
+/// look-alikes), so generated names never spell words.
+pub fn random_suffix() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// System metadata and initial status of a new object.
+fn prepare_create(rt: &ResourceType, obj: &mut Value) {
+    let meta = object::meta_mut(obj);
+    for field in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+        "managedFields",
+    ] {
+        meta.remove(field);
+    }
+    meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+    meta.insert("creationTimestamp".into(), json!(object::now()));
+    if tracks_generation(rt) {
+        meta.insert("generation".into(), json!(1));
+    }
+    if rt.has_status && rt.kind != "Node" {
+        obj["status"] = initial_status(rt, obj);
+    }
+}
+
+fn initial_status(rt: &ResourceType, obj: &Value) -> Value {
+    match rt.kind {
+        "Pod" => json!({"phase": "Pending", "qosClass": qos_class(obj)}),
+        "Namespace" => json!({"phase": "Active"}),
+        "Service" => json!({"loadBalancer": {}}),
+        _ => json!({}),
+    }
+}
+
+/// A pod's QoS class from its containers' requests and limits (BestEffort, Burstable or
+/// Guaranteed), as the kubelet and `kubectl describe` report it.
+fn qos_class(pod: &Value) -> &'static str {
+    let containers = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut any = false;
+    let mut guaranteed = !containers.is_empty();
+    for c in &containers {
+        let requests = c.pointer("/resources/requests").and_then(Value::as_object);
+        let limits = c.pointer("/resources/limits").and_then(Value::as_object);
+        any |= requests.is_some_and(|r| !r.is_empty()) || limits.is_some_and(|l| !l.is_empty());
+        let full = ["cpu", "memory"].iter().all(|res| {
+            let limit = limits.and_then(|l| l.get(*res));
+            let request = requests.and_then(|r| r.get(*res)).or(limit);
+            limit.is_some() && request == limit
+        });
+        guaranteed &= full;
+    }
+    if !any {
+        "BestEffort"
+    } else if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+/// Merge an incoming object with the stored one: system metadata always comes from the store;
+/// a write to the main resource keeps the stored status, a `status` write keeps everything else.
+fn prepare_update(
+    rt: &ResourceType,
+    old: &Value,
+    mut new: Value,
+    subresource: Option<&str>,
+) -> Value {
+    if subresource == Some("status") {
+        let mut merged = old.clone();
+        merged["status"] = new.get("status").cloned().unwrap_or(json!({}));
+        return merged;
+    }
+    if subresource == Some("finalize") {
+        let mut merged = old.clone();
+        merged["spec"] = new.get("spec").cloned().unwrap_or(json!({}));
+        return merged;
+    }
+    let old_meta = old.get("metadata").cloned().unwrap_or(json!({}));
+    let meta = object::meta_mut(&mut new);
+    for field in [
+        "uid",
+        "creationTimestamp",
+        "generation",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "namespace",
+        "name",
+    ] {
+        match old_meta.get(field) {
+            Some(v) => meta.insert(field.into(), v.clone()),
+            None => meta.remove(field),
+        };
+    }
+    meta.remove("resourceVersion");
+    if rt.has_status && rt.kind != "Node" {
+        match old.get("status") {
+            Some(status) => new["status"] = status.clone(),
+            None => {
+                if let Some(map) = new.as_object_mut() {
+                    map.remove("status");
+                }
+            }
+        }
+    }
+    new
+}
+
+/// Admission: typed decoding, defaulting and validation; field errors become 422.
+fn admit(rt: &ResourceType, name: &str, obj: Value, old: Option<&Value>) -> Result<Value> {
+    rt.admit(obj, old).map_err(|e| match e {
+        AdmitError::Invalid(errors) => ApiError::invalid(rt, name, &errors),
+        AdmitError::Decode(d) => decode_error(rt, &d),
+    })
+}
+
+/// kube-apiserver's wording for a body that does not decode as its kind.
+pub fn decode_error(rt: &ResourceType, e: &api::error::DecodeError) -> ApiError {
+    ApiError::BadRequest(format!(
+        "{} in version {:?} cannot be handled as a {}: {e}",
+        rt.kind, rt.version, rt.kind
+    ))
+}
+
+/// The `autoscaling/v1` Scale of a scalable object.
+pub fn scale_of(rt: &ResourceType, obj: &Value) -> Result<Value> {
+    let selector = obj
+        .pointer("/spec/selector")
+        .map(|s| {
+            serde_json::from_value::<api::k8s::apimachinery::pkg::apis::meta::v1::LabelSelector>(
+                s.clone(),
+            )
+        })
+        .transpose()
+        .map_err(|e| ApiError::Internal(format!("stored selector is invalid: {e}")))?
+        .map(|s| {
+            LabelSelector::from_k8s(&s)
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    let meta = obj.get("metadata").cloned().unwrap_or(json!({}));
+    let _ = rt;
+    Ok(json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"), "creationTimestamp": meta.get("creationTimestamp"),
+        },
+        "spec": {"replicas": obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)},
+        "status": {
+            "replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
+            "selector": selector,
+        },
+    }))
+}
+
+/// The object with `spec.replicas` taken from a written Scale.
+fn with_scale(obj: &Value, scale: &Value) -> Result<Value> {
+    let replicas = scale
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| ApiError::BadRequest("Scale.spec.replicas must be an integer".into()))?;
+    let mut new = obj.clone();
+    new["spec"]["replicas"] = json!(replicas);
+    Ok(new)
+}
+
+fn encode_continue(revision: i64, key: &str) -> String {
+    let token = json!({"v": "meta.k8s.io/v1", "rv": revision, "start": key});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
+}
+
+fn decode_continue(token: &str) -> Result<(i64, String)> {
+    let bad = || ApiError::BadRequest(format!("continue key is not valid: {token:?}"));
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    let rev = v.get("rv").and_then(Value::as_i64).ok_or_else(bad)?;
+    let key = v.get("start").and_then(Value::as_str).ok_or_else(bad)?;
+    Ok((rev, key.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_tokens_round_trip() {
+        let token = encode_continue(42, "/registry/pods/default/a");
+        assert_eq!(
+            decode_continue(&token).unwrap(),
+            (42, "/registry/pods/default/a".to_string())
+        );
+        assert!(decode_continue("!!").is_err());
+    }
+
+    #[test]
+    fn generated_names_use_the_kubernetes_alphabet() {
+        let s = random_suffix();
+        assert_eq!(s.len(), 5);
+        assert!(s.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)));
+    }
+
+    #[test]
+    fn qos_classes() {
+        let best_effort = json!({"spec": {"containers": [{"name": "a"}]}});
+        let guaranteed = json!({"spec": {"containers": [{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});
+        let burstable = json!({"spec": {"containers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}]}});
+        assert_eq!(qos_class(&best_effort), "BestEffort");
+        assert_eq!(qos_class(&guaranteed), "Guaranteed");
+        assert_eq!(qos_class(&burstable), "Burstable");
+    }
+
+    #[test]
+    fn updates_keep_system_metadata_and_status() {
+        let rt = api::resources::by_kind("apps/v1", "Deployment").unwrap();
+        let old = json!({"metadata": {"name": "a", "uid": "u1", "creationTimestamp": "t", "generation": 3},
+            "spec": {"replicas": 1}, "status": {"replicas": 1}});
+        let new = json!({"metadata": {"name": "a", "uid": "forged"}, "spec": {"replicas": 2}, "status": {"replicas": 9}});
+        let merged = prepare_update(rt, &old, new, None);
+        assert_eq!(merged["metadata"]["uid"], "u1");
+        assert_eq!(merged["status"]["replicas"], 1);
+        assert_eq!(merged["spec"]["replicas"], 2);
+        let status_write = prepare_update(
+            rt,
+            &old,
+            json!({"spec": {"replicas": 5}, "status": {"replicas": 2}}),
+            Some("status"),
+        );
+        assert_eq!(status_write["spec"]["replicas"], 1);
+        assert_eq!(status_write["status"]["replicas"], 2);
+    }
+}
