@@ -28,6 +28,10 @@ use crate::k8s::apimachinery::pkg::util::intstr::IntOrString;
 /// Fills in the fields kube-apiserver defaults.
 pub trait ApplyDefaults {
     fn apply_defaults(&mut self);
+
+    /// On update, before defaulting: carry over from the stored object what a client may
+    /// leave out but the server keeps (e.g. allocated ClusterIPs). Most kinds have nothing.
+    fn prepare_update(&mut self, _old: &Self) {}
 }
 
 /// Sets `field` to `value` when it is unset.
@@ -276,6 +280,10 @@ impl ApplyDefaults for Service {
     fn apply_defaults(&mut self) {
         let spec = self.spec.get_or_insert_with(Default::default);
         default_service_spec(spec);
+    }
+
+    fn prepare_update(&mut self, old: &Self) {
+        prepare_service_update(self, old);
     }
 }
 

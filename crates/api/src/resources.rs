@@ -117,8 +117,11 @@ where
 
     fn admit(&self, obj: Value, old: Option<&Value>) -> Result<Value, AdmitError> {
         let mut typed: K = decode::from_value(obj)?;
-        typed.apply_defaults();
         let old: Option<K> = old.map(|o| decode::from_value(o.clone())).transpose()?;
+        if let Some(old) = &old {
+            typed.prepare_update(old);
+        }
+        typed.apply_defaults();
         let errors = typed.validate(old.as_ref());
         if !errors.is_empty() {
             return Err(AdmitError::Invalid(errors));

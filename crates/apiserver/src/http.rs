@@ -431,10 +431,11 @@ impl Ctx<'_> {
         let mut warnings = Vec::new();
         if patch_type == PatchType::Apply {
             warnings = self.check_unknown_fields(&patch::parse_apply_body(body)?)?;
-        } else if patch_type != PatchType::Json && self.sub() != Some("scale") {
-            if let Ok(patch_obj) = serde_json::from_slice::<Value>(body) {
-                warnings = self.check_unknown_patch_fields(&patch_obj)?;
-            }
+        } else if patch_type != PatchType::Json
+            && self.sub() != Some("scale")
+            && let Ok(patch_obj) = serde_json::from_slice::<Value>(body)
+        {
+            warnings = self.check_unknown_patch_fields(&patch_obj)?;
         }
         let written = self
             .registry()
@@ -508,6 +509,19 @@ impl Ctx<'_> {
                 .get("dryRun")
                 .and_then(Value::as_array)
                 .is_some_and(|a| a.iter().any(|v| v == "All"));
+        // Garbage collection honours the policy once owners are tracked; until then every
+        // policy deletes the object itself, but an unknown one is refused as Kubernetes does.
+        let policy = self
+            .query
+            .get("propagationPolicy")
+            .or_else(|| body.get("propagationPolicy").and_then(Value::as_str));
+        if let Some(p) = policy
+            && !matches!(p, "Orphan" | "Background" | "Foreground")
+        {
+            return Err(ApiError::BadRequest(format!(
+                "propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+            )));
+        }
         Ok(DeleteOptions {
             grace_period_seconds: grace,
             precondition_uid: body
@@ -518,15 +532,6 @@ impl Ctx<'_> {
                 .pointer("/preconditions/resourceVersion")
                 .and_then(Value::as_str)
                 .map(String::from),
-            propagation_policy: self
-                .query
-                .get("propagationPolicy")
-                .map(String::from)
-                .or_else(|| {
-                    body.get("propagationPolicy")
-                        .and_then(Value::as_str)
-                        .map(String::from)
-                }),
             dry_run,
         })
     }

@@ -81,10 +81,7 @@ async fn delete_content(registry: &Registry, ns: &str) -> Result<bool> {
                 continue;
             }
             let name = object::name(obj).unwrap_or_default();
-            let opts = DeleteOptions {
-                propagation_policy: Some("Background".into()),
-                ..Default::default()
-            };
+            let opts = DeleteOptions::default();
             match registry.delete(rt, Some(ns), name, &opts).await {
                 Ok(_) | Err(crate::error::ApiError::NotFound { .. }) => {}
                 Err(e) => return Err(e),

@@ -47,7 +47,6 @@ pub struct DeleteOptions {
     pub grace_period_seconds: Option<i64>,
     pub precondition_uid: Option<String>,
     pub precondition_resource_version: Option<String>,
-    pub propagation_policy: Option<String>,
     pub dry_run: bool,
 }
 
@@ -445,10 +444,7 @@ impl Registry {
         opts: &WriteOptions,
         op: Operation,
     ) -> Result<Written> {
-        let mut new = prepare_update(rt, old, new, subresource);
-        if rt.kind == "Service" {
-            services::carry_allocations(old, &mut new);
-        }
+        let new = prepare_update(rt, old, new, subresource);
         let mut new = admit(rt, name, new, Some(old))?;
         if tracks_generation(rt) && new.get("spec") != old.get("spec") {
             let generation = old
@@ -723,20 +719,20 @@ fn check_preconditions(
 /// `apiVersion`/`kind` in a body must name the resource of the URL; missing ones are filled in.
 fn check_type_meta(rt: &ResourceType, obj: &mut Value) -> Result<()> {
     let want_version = rt.api_version();
-    if let Some(v) = obj.get("apiVersion").and_then(Value::as_str) {
-        if v != want_version {
-            return Err(ApiError::BadRequest(format!(
-                "the API version in the data ({v}) does not match the expected API version ({want_version})"
-            )));
-        }
+    if let Some(v) = obj.get("apiVersion").and_then(Value::as_str)
+        && v != want_version
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the API version in the data ({v}) does not match the expected API version ({want_version})"
+        )));
     }
-    if let Some(k) = obj.get("kind").and_then(Value::as_str) {
-        if k != rt.kind {
-            return Err(ApiError::BadRequest(format!(
-                "the kind in the data ({k}) does not match the expected kind ({})",
-                rt.kind
-            )));
-        }
+    if let Some(k) = obj.get("kind").and_then(Value::as_str)
+        && k != rt.kind
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the kind in the data ({k}) does not match the expected kind ({})",
+            rt.kind
+        )));
     }
     obj["apiVersion"] = json!(want_version);
     obj["kind"] = json!(rt.kind);

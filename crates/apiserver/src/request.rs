@@ -261,10 +261,9 @@ pub fn aggregated_discovery_version(headers: &HeaderMap) -> Option<&'static str>
 mod tests {
     use super::*;
 
-    fn target(
-        method: Method,
-        path: &str,
-    ) -> Option<(String, Verb, Option<String>, Option<String>, Option<String>)> {
+    type Parsed = (String, Verb, Option<String>, Option<String>, Option<String>);
+
+    fn target(method: Method, path: &str) -> Option<Parsed> {
         let q = Query::parse(path.split_once('?').map(|x| x.1));
         let p = path.split('?').next().unwrap();
         match parse_path(&method, p, &q).unwrap()? {

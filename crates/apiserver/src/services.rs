@@ -69,48 +69,6 @@ fn invalid(rt: &ResourceType, name: &str, err: FieldError) -> ApiError {
     ApiError::invalid(rt, name, &[err])
 }
 
-/// Fill in what an update may leave out but kube-apiserver keeps: the allocated ClusterIPs,
-/// IP families and NodePorts of the stored Service.
-pub fn carry_allocations(old: &Value, new: &mut Value) {
-    if svc_type(new) == "ExternalName" || svc_type(old) == "ExternalName" {
-        return;
-    }
-    let new_ip = new
-        .pointer("/spec/clusterIP")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if new_ip.is_empty() {
-        for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
-            let missing = new
-                .pointer(&format!("/spec/{field}"))
-                .is_none_or(|v| v.is_null() || v == "" || v == &json!([]));
-            if let (true, Some(v)) = (missing, old.pointer(&format!("/spec/{field}"))) {
-                new["spec"][field] = v.clone();
-            }
-        }
-    }
-    if matches!(svc_type(new), "NodePort" | "LoadBalancer") {
-        let old_ports = old
-            .pointer("/spec/ports")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
-            for p in ports.iter_mut() {
-                if p.get("nodePort").and_then(Value::as_i64).unwrap_or(0) != 0 {
-                    continue;
-                }
-                let same = old_ports.iter().find(|o| {
-                    o.get("port") == p.get("port") && o.get("protocol") == p.get("protocol")
-                });
-                if let Some(np) = same.and_then(|o| o.get("nodePort")) {
-                    p["nodePort"] = np.clone();
-                }
-            }
-        }
-    }
-}
-
 /// Allocate the ClusterIPs and NodePorts `obj` needs and does not have yet (on update, what
 /// `old` already holds stays allocated).
 pub async fn allocate(
@@ -123,10 +81,9 @@ pub async fn allocate(
 ) -> Result<Allocated> {
     let owner = format!("{}/{name}", ns.unwrap_or_default());
     let mut done = Allocated::default();
-    let result = allocate_into(alloc, rt, name, &owner, obj, old, &mut done).await;
-    if result.is_err() {
+    if let Err(e) = allocate_into(alloc, rt, name, &owner, obj, old, &mut done).await {
         done.release(alloc).await;
-        return Err(result.unwrap_err());
+        return Err(e);
     }
     Ok(done)
 }

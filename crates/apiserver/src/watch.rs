@@ -106,10 +106,10 @@ pub async fn watch(
                         }
                     };
                     last_rev = event.kv.mod_revision;
-                    if let Some(line) = encoder.store_event(&event, &list) {
-                        if tx.send(line).await.is_err() {
-                            return;
-                        }
+                    if let Some(line) = encoder.store_event(&event, &list)
+                        && tx.send(line).await.is_err()
+                    {
+                        return;
                     }
                 }
             }

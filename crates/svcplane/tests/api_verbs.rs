@@ -156,6 +156,17 @@ fn cluster_ips_are_honoured_unique_and_kept_across_restarts() -> Result<()> {
         &svc("reuse", "", r#""clusterIP":"10.96.100.100","#),
     )?)?;
 
+    // `replace` with a manifest that never had a clusterIP keeps the allocated one.
+    ok(s.kubectl_stdin(&["replace", "-f", "-"], &svc("reuse", r#","v":"2""#, ""))?)?;
+    let kept = ok(s.kubectl(&[
+        "get",
+        "svc",
+        "reuse",
+        "-o",
+        "jsonpath={.spec.clusterIP} {.metadata.labels.v}",
+    ])?)?;
+    assert_eq!(kept, "10.96.100.100 2");
+
     let immutable = fails(s.kubectl(&[
         "patch",
         "svc",

@@ -412,10 +412,7 @@ fn arbitrary_bytes_never_panic() {
         | Err(DecodeError::Malformed(_) | DecodeError::Unsupported(_) | DecodeError::Type(_)) => {}
         Err(other) => panic!("unexpected error {other:?}"),
     };
-    let bodies: Vec<&[u8]> = KUBECTL
-        .iter()
-        .map(|(_, pb, _)| *pb)
-        .collect();
+    let bodies: Vec<&[u8]> = KUBECTL.iter().map(|(_, pb, _)| *pb).collect();
     for body in &bodies {
         // Every prefix of the small bodies, a spread of prefixes of the large ones.
         let step = (body.len() / 400).max(1);

@@ -126,9 +126,9 @@ pub fn validate_object_meta(meta: &ObjectMeta, rules: MetaRules) -> Vec<FieldErr
 /// Metadata checks of an update: identity fields may not change.
 ///
 /// kube-apiserver copies generation, resourceVersion (for unconditional updates), a missing
-/// uid, creationTimestamp and the deletion fields from the stored object before validating,
-/// so only the changes a client can really make are reported here: a different name,
-/// namespace, uid or creationTimestamp.
+/// uid or creationTimestamp and the deletion fields from the stored object before validating,
+/// so those are not checked here. Reported: a different name, namespace, uid or
+/// creationTimestamp, and new finalizers on an object being deleted.
 pub fn validate_object_meta_update(
     new: &ObjectMeta,
     old: &ObjectMeta,
