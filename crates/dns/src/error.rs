@@ -1,0 +1,26 @@
+//! Typed errors of the `dns` crate.
+
+use std::net::IpAddr;
+
+/// Everything that can go wrong in the DNS crate that a caller may want to tell apart.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A `Config` value is out of range or malformed.
+    #[error("invalid DNS config: {0}")]
+    Config(String),
+    /// A name could not be turned into a wire-format domain name (too long, bad label).
+    #[error("invalid domain name {name:?}: {reason}")]
+    Name { name: String, reason: String },
+    /// An IP address of an unexpected family or value reached a place that cannot hold it.
+    #[error("unexpected address {0}")]
+    Address(IpAddr),
+    /// A response could not be encoded (hickory-proto refused it).
+    #[error("encoding a response failed: {0}")]
+    Encode(String),
+    /// Socket-level failure while serving.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
