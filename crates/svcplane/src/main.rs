@@ -1,13 +1,15 @@
-//! The `svcplane` command: `svcplane server` runs the API server on the embedded store. Flags map
-//! one to one onto the `Config` of the crate that owns them; errors end here, as `anyhow`.
+//! The `svcplane` command. `svcplane server` runs everything in one process: the API server on
+//! the embedded store plus, as clients of that API, the controllers, the node agent and the
+//! cluster DNS. Each of those also runs alone against any Kubernetes API server. Flags map one
+//! to one onto the `Config` of the crate that owns them; errors end here, as `anyhow`.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
+mod agent_cmd;
+mod controllers_cmd;
+mod dns_cmd;
+mod server_cmd;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(
@@ -22,24 +24,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the API server on the embedded store.
-    Server(ServerArgs),
-}
-
-#[derive(clap::Args)]
-struct ServerArgs {
-    /// Directory for the store, certificates and the kubeconfig.
-    #[arg(long, default_value = "./svcplane-data")]
-    data_dir: PathBuf,
-    /// Address to serve the Kubernetes API on.
-    #[arg(long, default_value = "127.0.0.1:6443")]
-    listen: SocketAddr,
-    /// Serve plain HTTP without authentication (loopback only).
-    #[arg(long)]
-    insecure_http: bool,
-    /// Service CIDR; a comma list of two (one per IP family) makes the cluster dual-stack.
-    #[arg(long, default_value = "10.96.0.0/12", value_delimiter = ',')]
-    service_cidr: Vec<apiserver::Cidr>,
+    /// Run the API server on the embedded store, with controllers, node agent and DNS.
+    Server(server_cmd::ServerArgs),
+    /// Run the cluster DNS alone against a Kubernetes API server.
+    Dns(dns_cmd::StandaloneArgs),
+    /// Run the controllers alone against a Kubernetes API server.
+    Controllers(controllers_cmd::StandaloneArgs),
+    /// Run the simulated node agent alone against a Kubernetes API server.
+    Agent(agent_cmd::StandaloneArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,50 +43,42 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    match cli.command {
-        Command::Server(args) => runtime.block_on(server(args)),
-    }
+    runtime.block_on(async {
+        match cli.command {
+            Command::Server(args) => server_cmd::run(args).await,
+            Command::Dns(args) => dns_cmd::run_standalone(args).await,
+            Command::Controllers(args) => controllers_cmd::run_standalone(args).await,
+            Command::Agent(args) => agent_cmd::run_standalone(args).await,
+        }
+    })
 }
 
-async fn server(args: ServerArgs) -> anyhow::Result<()> {
-    if args.insecure_http && !args.listen.ip().is_loopback() {
-        anyhow::bail!(
-            "--insecure-http serves without authentication and is only allowed on a loopback address"
-        );
-    }
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating the data dir {}", args.data_dir.display()))?;
-    let store_path = args.data_dir.join("store.redb");
-    let store = store::RedbStore::open(&store_path, store::EmbeddedConfig::default())
-        .with_context(|| format!("opening the store {}", store_path.display()))?;
-    let store: Arc<dyn store::Store> = Arc::new(store);
-    let mut config = apiserver::Config::new(args.data_dir.clone());
-    config.listen = args.listen;
-    config.insecure_http = args.insecure_http;
-    config.service_cidrs = args.service_cidr;
-    let shutdown = CancellationToken::new();
-    let running = apiserver::start(config, store, shutdown.clone()).await?;
-    // Tests and scripts read these two lines to find the server.
-    println!("svcplane API server listening on {}", running.url);
-    println!("export KUBECONFIG={}", running.kubeconfig.display());
+/// A kube-rs client from a kubeconfig file (the one `svcplane server` writes, or any other).
+pub async fn client_from_kubeconfig(path: &std::path::Path) -> anyhow::Result<kube::Client> {
+    let kubeconfig = kube::config::Kubeconfig::read_from(path)
+        .with_context(|| format!("reading the kubeconfig {}", path.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .context("loading the kubeconfig")?;
+    kube::Client::try_from(config).context("building the API client")
+}
+
+/// Wait for Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
     tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
-        _ = terminate() => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
     }
-    tracing::info!("shutting down");
-    shutdown.cancel();
-    let _ = running.task.await;
-    Ok(())
-}
-
-#[cfg(unix)]
-async fn terminate() {
-    if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        s.recv().await;
-    }
-}
-
-#[cfg(not(unix))]
-async fn terminate() {
-    std::future::pending::<()>().await
 }

@@ -22,6 +22,7 @@ pub struct Server {
     data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     cache_dir: tempfile::TempDir,
+    startup: Vec<String>,
     pub url: String,
     pub kubeconfig: PathBuf,
 }
@@ -53,6 +54,7 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             _temp: None,
             cache_dir: tempfile::tempdir().context("creating a kubectl cache dir")?,
+            startup: Vec::new(),
             url: String::new(),
             kubeconfig: PathBuf::new(),
         };
@@ -81,22 +83,36 @@ impl Server {
         });
         self.child = Some(child);
         let deadline = std::time::Instant::now() + START_TIMEOUT;
-        let mut url = None;
-        let mut kubeconfig = None;
-        while url.is_none() || kubeconfig.is_none() {
+        // The server prints its addresses, one per line, and the kubeconfig line last.
+        let mut lines = Vec::new();
+        loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let line = rx
                 .recv_timeout(left)
                 .context("the server did not report its address in time")?;
-            if let Some(u) = line.strip_prefix("svcplane API server listening on ") {
-                url = Some(u.trim().to_string());
-            } else if let Some(k) = line.strip_prefix("export KUBECONFIG=") {
-                kubeconfig = Some(PathBuf::from(k.trim()));
+            let last = line.starts_with("export KUBECONFIG=");
+            lines.push(line);
+            if last {
+                break;
             }
         }
-        self.url = url.unwrap_or_default();
-        self.kubeconfig = kubeconfig.unwrap_or_default();
+        self.startup = lines;
+        self.url = self
+            .reported("svcplane API server listening on ")
+            .context("no API address reported")?;
+        self.kubeconfig = PathBuf::from(
+            self.reported("export KUBECONFIG=")
+                .context("no kubeconfig reported")?,
+        );
         Ok(())
+    }
+
+    /// The rest of the startup line that begins with `prefix`, e.g. an address the server reported.
+    pub fn reported(&self, prefix: &str) -> Option<String> {
+        self.startup
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(|s| s.trim().to_string())
     }
 
     pub fn data_dir(&self) -> &Path {
