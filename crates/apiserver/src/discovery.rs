@@ -44,6 +44,14 @@ const VERBS: &[&str] = &[
 ];
 const SUBRESOURCE_VERBS: &[&str] = &["get", "patch", "update"];
 
+fn subresource_verbs(name: &str) -> &'static [&'static str] {
+    match name {
+        "finalize" => &["update"],
+        "binding" => &["create"],
+        _ => SUBRESOURCE_VERBS,
+    }
+}
+
 fn scope_name(scope: Scope) -> &'static str {
     match scope {
         Scope::Namespaced => "Namespaced",
@@ -69,6 +77,9 @@ fn subresources(
     if rt.plural == "namespaces" {
         subs.push(("finalize", "", "v1", "Namespace"));
     }
+    if rt.kind == "Pod" {
+        subs.push(("binding", "", "v1", "Binding"));
+    }
     subs
 }
 
@@ -76,7 +87,7 @@ fn aggregated_resource(rt: &ResourceType) -> Value {
     let subs: Vec<Value> = subresources(rt)
         .into_iter()
         .map(|(name, group, version, kind)| {
-            let verbs: &[&str] = if name == "finalize" { &["update"] } else { SUBRESOURCE_VERBS };
+            let verbs = subresource_verbs(name);
             json!({"subresource": name, "responseKind": {"group": group, "version": version, "kind": kind}, "verbs": verbs})
         })
         .collect();
@@ -163,11 +174,7 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
         }
         list.push(r);
         for (name, sub_group, sub_version, kind) in subresources(rt) {
-            let verbs: &[&str] = if name == "finalize" {
-                &["update"]
-            } else {
-                SUBRESOURCE_VERBS
-            };
+            let verbs = subresource_verbs(name);
             let mut s = json!({"name": format!("{}/{name}", rt.plural), "singularName": "",
                 "namespaced": rt.namespaced(), "kind": kind, "verbs": verbs});
             if sub_group != rt.group {

@@ -17,7 +17,9 @@ use crate::error::{ApiError, Result};
 use crate::managed_fields;
 use crate::openapi;
 use crate::patch::{self, PatchType};
-use crate::registry::{self, DeleteOptions, FieldValidation, ListOptions, Registry, WriteOptions};
+use crate::registry::{
+    self, DeleteOptions, FieldValidation, ListOptions, Propagation, Registry, WriteOptions,
+};
 use crate::request::{self, Query, ResourceRequest, ResponseForm, Target, Verb};
 use crate::tables;
 use crate::watch::{self, WatchParams};
@@ -166,7 +168,13 @@ impl Ctx<'_> {
         {
             return Err(ApiError::no_route());
         }
+        if let Some(sub) = self.sub()
+            && request::POD_RUNTIME_SUBRESOURCES.contains(&sub)
+        {
+            return self.no_container_runtime(sub).await;
+        }
         match self.req.verb {
+            Verb::Create if self.sub() == Some("binding") => self.bind(body).await,
             Verb::Get => self.get().await,
             Verb::List => self.list().await,
             Verb::Watch => self.watch().await,
@@ -299,6 +307,44 @@ impl Ctx<'_> {
             }
         }
         response
+    }
+
+    /// `exec`, `logs` and friends: svcplane's pods are simulated, so there is nothing to reach.
+    async fn no_container_runtime(&self, sub: &str) -> Result<Response> {
+        let pod = self
+            .registry()
+            .get(self.rt(), self.ns(), self.name())
+            .await?;
+        let node = pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .unwrap_or("<none>");
+        Err(ApiError::BadRequest(format!(
+            "pod {:?} runs on the simulated node {node:?}: svcplane runs no containers, so pods/{sub} is not available",
+            self.name()
+        )))
+    }
+
+    /// `pods/binding`: assign a pod to a node, once.
+    async fn bind(&self, body: &[u8]) -> Result<Response> {
+        let binding: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid Binding: {e}")))?;
+        let node = binding
+            .pointer("/target/name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ApiError::BadRequest("Binding.target.name is required".into()))?;
+        self.registry()
+            .bind(
+                self.rt(),
+                self.ns(),
+                self.name(),
+                node,
+                &self.write_options(),
+            )
+            .await?;
+        let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
+        Ok(json_response(StatusCode::CREATED, &status))
     }
 
     async fn get(&self) -> Result<Response> {
@@ -509,19 +555,18 @@ impl Ctx<'_> {
                 .get("dryRun")
                 .and_then(Value::as_array)
                 .is_some_and(|a| a.iter().any(|v| v == "All"));
-        // Garbage collection honours the policy once owners are tracked; until then every
-        // policy deletes the object itself, but an unknown one is refused as Kubernetes does.
         let policy = self
             .query
             .get("propagationPolicy")
             .or_else(|| body.get("propagationPolicy").and_then(Value::as_str));
-        if let Some(p) = policy
-            && !matches!(p, "Orphan" | "Background" | "Foreground")
-        {
-            return Err(ApiError::BadRequest(format!(
-                "propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
-            )));
-        }
+        let propagation = match policy {
+            None => Propagation::default(),
+            Some(p) => Propagation::parse(p).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+                ))
+            })?,
+        };
         Ok(DeleteOptions {
             grace_period_seconds: grace,
             precondition_uid: body
@@ -532,6 +577,7 @@ impl Ctx<'_> {
                 .pointer("/preconditions/resourceVersion")
                 .and_then(Value::as_str)
                 .map(String::from),
+            propagation,
             dry_run,
         })
     }

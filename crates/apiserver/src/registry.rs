@@ -47,7 +47,40 @@ pub struct DeleteOptions {
     pub grace_period_seconds: Option<i64>,
     pub precondition_uid: Option<String>,
     pub precondition_resource_version: Option<String>,
+    pub propagation: Propagation,
     pub dry_run: bool,
+}
+
+/// What happens to an object's dependents when it is deleted (`propagationPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Propagation {
+    /// Delete the object now; the garbage collector deletes dependents afterwards.
+    #[default]
+    Background,
+    /// Keep the object (finalizer `foregroundDeletion`) until its dependents are gone.
+    Foreground,
+    /// Keep the object (finalizer `orphan`) until its dependents no longer point to it.
+    Orphan,
+}
+
+impl Propagation {
+    pub fn parse(policy: &str) -> Option<Self> {
+        match policy {
+            "Background" => Some(Propagation::Background),
+            "Foreground" => Some(Propagation::Foreground),
+            "Orphan" => Some(Propagation::Orphan),
+            _ => None,
+        }
+    }
+
+    /// The finalizer the garbage collector acts on, for the policies that wait.
+    fn finalizer(self) -> Option<&'static str> {
+        match self {
+            Propagation::Background => None,
+            Propagation::Foreground => Some("foregroundDeletion"),
+            Propagation::Orphan => Some("orphan"),
+        }
+    }
 }
 
 /// What a list asks for.
@@ -515,6 +548,57 @@ impl Registry {
         }
     }
 
+    /// Bind a pod to `node` (the `pods/binding` subresource): only a pod with no node yet.
+    pub async fn bind(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        node: &str,
+        opts: &WriteOptions,
+    ) -> Result<()> {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let Some((old, rev)) = self.get_kv(rt, ns, name).await? else {
+                return Err(ApiError::not_found(rt, name));
+            };
+            if let Some(current) = old
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+            {
+                return Err(ApiError::conflict_with(
+                    rt,
+                    name,
+                    &format!("pod {name} is already assigned to node {current:?}"),
+                ));
+            }
+            if object::is_deleting(&old) {
+                return Err(ApiError::conflict_with(
+                    rt,
+                    name,
+                    "pod is being deleted, cannot be assigned to a host",
+                ));
+            }
+            let mut bound = old.clone();
+            bound["spec"]["nodeName"] = json!(node);
+            managed_fields::record(&mut bound, &opts.field_manager, Operation::Update, None);
+            match self
+                .store
+                .update(
+                    &object::key(rt, ns, name),
+                    object::to_bytes(&bound),
+                    Some(rev),
+                )
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(store::Error::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::conflict(rt, name))
+    }
+
     /// Delete an object: at once, or by marking it (finalizers, graceful pod deletion,
     /// namespace termination).
     pub async fn delete(
@@ -657,15 +741,27 @@ fn deletion_plan(rt: &ResourceType, old: &Value, opts: &DeleteOptions) -> Deleti
             return DeletionPlan::Mark(marked);
         }
     }
-    let finalizers = object::finalizers(old);
-    if finalizers.is_empty() && !namespace_finalizers_pending(rt, old) && rt.kind != "Namespace" {
+    let mut finalizers = object::finalizers(old);
+    let gc_finalizer = opts
+        .propagation
+        .finalizer()
+        .filter(|f| !finalizers.iter().any(|have| have == f));
+    if finalizers.is_empty()
+        && gc_finalizer.is_none()
+        && !namespace_finalizers_pending(rt, old)
+        && rt.kind != "Namespace"
+    {
         return DeletionPlan::Now;
     }
-    if object::is_deleting(old) {
+    if object::is_deleting(old) && gc_finalizer.is_none() {
         return DeletionPlan::AlreadyMarked;
     }
     let mut marked = old.clone();
     let meta = object::meta_mut(&mut marked);
+    if let Some(f) = gc_finalizer {
+        finalizers.push(f.to_string());
+        meta.insert("finalizers".into(), json!(finalizers));
+    }
     meta.insert("deletionTimestamp".into(), json!(object::timestamp(now)));
     meta.insert("deletionGracePeriodSeconds".into(), json!(0));
     if rt.kind == "Namespace" {
@@ -1015,6 +1111,62 @@ mod tests {
         assert_eq!(qos_class(&best_effort), "BestEffort");
         assert_eq!(qos_class(&guaranteed), "Guaranteed");
         assert_eq!(qos_class(&burstable), "Burstable");
+    }
+
+    #[test]
+    fn deletion_plans() {
+        let rt = |kind: &str| {
+            api::resources::all()
+                .iter()
+                .find(|r| r.kind == kind)
+                .unwrap()
+        };
+        let opts = |propagation| DeleteOptions {
+            propagation,
+            ..Default::default()
+        };
+        let plain = json!({"metadata": {"name": "a"}});
+        assert!(matches!(
+            deletion_plan(rt("ConfigMap"), &plain, &opts(Propagation::Background)),
+            DeletionPlan::Now
+        ));
+        for (policy, finalizer) in [
+            (Propagation::Foreground, "foregroundDeletion"),
+            (Propagation::Orphan, "orphan"),
+        ] {
+            match deletion_plan(rt("Deployment"), &plain, &opts(policy)) {
+                DeletionPlan::Mark(marked) => {
+                    assert_eq!(object::finalizers(&marked), vec![finalizer]);
+                    assert!(object::is_deleting(&marked));
+                }
+                _ => panic!("{policy:?} must wait for the garbage collector"),
+            }
+        }
+        let bound_pod = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "node-1"}, "status": {"phase": "Running"}});
+        match deletion_plan(rt("Pod"), &bound_pod, &opts(Propagation::Background)) {
+            DeletionPlan::Mark(marked) => {
+                assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 30)
+            }
+            _ => panic!("a bound pod is deleted gracefully"),
+        }
+        let force = DeleteOptions {
+            grace_period_seconds: Some(0),
+            ..Default::default()
+        };
+        assert!(matches!(
+            deletion_plan(rt("Pod"), &bound_pod, &force),
+            DeletionPlan::Now
+        ));
+        let unbound = json!({"metadata": {"name": "p"}, "spec": {}});
+        assert!(matches!(
+            deletion_plan(rt("Pod"), &unbound, &opts(Propagation::Background)),
+            DeletionPlan::Now
+        ));
+        let ns = json!({"metadata": {"name": "n"}, "spec": {"finalizers": ["kubernetes"]}});
+        match deletion_plan(rt("Namespace"), &ns, &opts(Propagation::Background)) {
+            DeletionPlan::Mark(marked) => assert_eq!(marked["status"]["phase"], "Terminating"),
+            _ => panic!("a namespace terminates first"),
+        }
     }
 
     #[test]

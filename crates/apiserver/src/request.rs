@@ -41,6 +41,9 @@ pub struct ResourceRequest {
     pub subresource: Option<String>,
 }
 
+/// Pod subresources that need a running container; simulated pods have none.
+pub const POD_RUNTIME_SUBRESOURCES: &[&str] = &["exec", "attach", "log", "portforward", "proxy"];
+
 /// Subresources of namespaces that the path grammar keeps under `namespaces/<name>/…`.
 const NAMESPACE_SUBRESOURCES: &[&str] = &["status", "finalize"];
 
@@ -98,7 +101,9 @@ pub fn parse_path(method: &Method, path: &str, query: &Query) -> Result<Option<T
     if let Some(sub) = &subresource {
         let known = (sub == "status" && rt.has_status)
             || (sub == "scale" && rt.has_scale)
-            || (sub == "finalize" && rt.plural == "namespaces");
+            || (sub == "finalize" && rt.plural == "namespaces")
+            || (rt.kind == "Pod"
+                && (sub == "binding" || POD_RUNTIME_SUBRESOURCES.contains(&sub.as_str())));
         if !known {
             return Err(ApiError::no_route());
         }
@@ -109,6 +114,8 @@ pub fn parse_path(method: &Method, path: &str, query: &Query) -> Result<Option<T
         (Method::GET, false) if watch => Verb::Watch,
         (Method::GET, false) => Verb::List,
         (Method::POST, false) => Verb::Create,
+        // Subresources that are created: `pods/binding`, and the streaming ones kubectl POSTs.
+        (Method::POST, true) if subresource.is_some() => Verb::Create,
         (Method::PUT, true) => Verb::Update,
         (Method::PATCH, true) => Verb::Patch,
         (Method::DELETE, true) => Verb::Delete,
