@@ -110,6 +110,21 @@ pub struct ObjectList {
     pub remaining: Option<u64>,
 }
 
+/// Where an object lives.
+#[derive(Clone, Copy)]
+struct Loc<'a> {
+    rt: &'static ResourceType,
+    ns: Option<&'a str>,
+    name: &'a str,
+}
+
+/// How a write reached the object: which subresource, and as which managed-fields operation.
+#[derive(Clone, Copy)]
+struct Change<'a> {
+    subresource: Option<&'a str>,
+    op: Operation,
+}
+
 /// Kinds whose PUT creates a missing object, as in kube-apiserver.
 fn allow_create_on_update(rt: &ResourceType) -> bool {
     matches!(rt.kind, "Endpoints" | "Lease" | "Event")
@@ -339,8 +354,13 @@ impl Registry {
             {
                 return Err(ApiError::conflict(rt, name));
             }
+            let at = Loc { rt, ns, name };
+            let change = Change {
+                subresource,
+                op: Operation::Update,
+            };
             match self
-                .write_update(rt, ns, name, &old, old_rev, obj.clone(), subresource, opts)
+                .write_update(at, (&old, old_rev), obj.clone(), change, opts)
                 .await
             {
                 Err(ApiError::Conflict { .. }) if precondition.is_none() => continue,
@@ -407,10 +427,13 @@ impl Registry {
             } else {
                 Operation::Update
             };
+            let at = Loc { rt, ns, name };
+            let change = Change {
+                subresource: write_sub,
+                op: manager_op,
+            };
             match self
-                .write_update_as(
-                    rt, ns, name, &old, old_rev, new, write_sub, opts, manager_op,
-                )
+                .write_update(at, (&old, old_rev), new, change, opts)
                 .await
             {
                 Err(ApiError::Conflict { .. }) if precondition.is_none() => continue,
@@ -436,47 +459,19 @@ impl Registry {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn write_update(
-        &self,
-        rt: &'static ResourceType,
-        ns: Option<&str>,
-        name: &str,
-        old: &Value,
-        old_rev: i64,
-        new: Value,
-        subresource: Option<&str>,
-        opts: &WriteOptions,
-    ) -> Result<Written> {
-        self.write_update_as(
-            rt,
-            ns,
-            name,
-            old,
-            old_rev,
-            new,
-            subresource,
-            opts,
-            Operation::Update,
-        )
-        .await
-    }
-
     /// The shared tail of update and patch: merge with the stored object by subresource,
     /// admit, skip no-ops, finish deletions whose finalizers are gone, then compare-and-swap.
-    #[allow(clippy::too_many_arguments)]
-    async fn write_update_as(
+    async fn write_update(
         &self,
-        rt: &'static ResourceType,
-        ns: Option<&str>,
-        name: &str,
-        old: &Value,
-        old_rev: i64,
+        at: Loc<'_>,
+        current: (&Value, i64),
         new: Value,
-        subresource: Option<&str>,
+        change: Change<'_>,
         opts: &WriteOptions,
-        op: Operation,
     ) -> Result<Written> {
+        let Loc { rt, ns, name } = at;
+        let (old, old_rev) = current;
+        let Change { subresource, op } = change;
         let new = prepare_update(rt, old, new, subresource);
         let mut new = admit(rt, name, new, Some(old))?;
         if tracks_generation(rt) && new.get("spec") != old.get("spec") {
@@ -508,7 +503,7 @@ impl Registry {
             && object::finalizers(&new).is_empty()
             && !namespace_finalizers_pending(rt, &new)
         {
-            let deleted = self.remove(rt, ns, name, old_rev, &new).await?;
+            let deleted = self.remove(at, old_rev, &new).await?;
             return Ok(Written {
                 object: deleted,
                 created: false,
@@ -617,9 +612,10 @@ impl Registry {
                 return Ok(old);
             }
             let result = match deletion_plan(rt, &old, opts) {
-                DeletionPlan::Now => self.remove(rt, ns, name, old_rev, &old).await,
+                DeletionPlan::Now => self.remove(Loc { rt, ns, name }, old_rev, &old).await,
                 DeletionPlan::Mark(marked) => {
-                    self.store_marked(rt, ns, name, old_rev, marked).await
+                    self.store_marked(Loc { rt, ns, name }, old_rev, marked)
+                        .await
                 }
                 DeletionPlan::AlreadyMarked => Ok(old),
             };
@@ -631,14 +627,8 @@ impl Registry {
         Err(ApiError::conflict(rt, name))
     }
 
-    async fn store_marked(
-        &self,
-        rt: &'static ResourceType,
-        ns: Option<&str>,
-        name: &str,
-        rev: i64,
-        marked: Value,
-    ) -> Result<Value> {
+    async fn store_marked(&self, at: Loc<'_>, rev: i64, marked: Value) -> Result<Value> {
+        let Loc { rt, ns, name } = at;
         match self
             .store
             .update(
@@ -655,14 +645,8 @@ impl Registry {
         }
     }
 
-    async fn remove(
-        &self,
-        rt: &'static ResourceType,
-        ns: Option<&str>,
-        name: &str,
-        rev: i64,
-        last: &Value,
-    ) -> Result<Value> {
+    async fn remove(&self, at: Loc<'_>, rev: i64, last: &Value) -> Result<Value> {
+        let Loc { rt, ns, name } = at;
         match self
             .store
             .delete(&object::key(rt, ns, name), Some(rev))
