@@ -79,131 +79,134 @@ pub async fn allocate(
     obj: &mut Value,
     old: Option<&Value>,
 ) -> Result<Allocated> {
-    let owner = format!("{}/{name}", ns.unwrap_or_default());
-    let mut done = Allocated::default();
-    if let Err(e) = allocate_into(alloc, rt, name, &owner, obj, old, &mut done).await {
-        done.release(alloc).await;
+    let mut session = Session {
+        alloc,
+        rt,
+        name,
+        owner: format!("{}/{name}", ns.unwrap_or_default()),
+        done: Allocated::default(),
+    };
+    let mut result = session.cluster_ips(obj, old).await;
+    if result.is_ok() {
+        result = session.node_ports(obj, old).await;
+    }
+    if let Err(e) = result {
+        session.done.release(alloc).await;
         return Err(e);
     }
-    Ok(done)
+    Ok(session.done)
 }
 
-async fn allocate_into(
-    alloc: &Allocator,
-    rt: &ResourceType,
-    name: &str,
-    owner: &str,
-    obj: &mut Value,
-    old: Option<&Value>,
-    done: &mut Allocated,
-) -> Result<()> {
-    if svc_type(obj) == "ExternalName" {
-        let spec = obj["spec"]
-            .as_object_mut()
-            .expect("validated service has a spec");
-        for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
-            spec.remove(field);
-        }
-        return Ok(());
-    }
-    let held: Vec<String> = old.map(real_ips).unwrap_or_default();
-    let families = families_for(alloc, rt, name, obj)?;
-    let cluster_ip = obj
-        .pointer("/spec/clusterIP")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    if cluster_ip == "None" {
-        obj["spec"]["clusterIPs"] = json!(["None"]);
-        obj["spec"]["ipFamilies"] = json!(families);
-    } else {
-        let mut requested = str_list(obj, "/spec/clusterIPs");
-        if requested.is_empty() && !cluster_ip.is_empty() {
-            requested.push(cluster_ip);
-        }
-        let mut ips = Vec::new();
-        for (i, family) in families.iter().enumerate() {
-            let want = requested.get(i).filter(|s| !s.is_empty()).cloned();
-            let ip = match want {
-                Some(ip) if held.contains(&ip) => ip,
-                Some(ip) => {
-                    let parsed: IpAddr = ip.parse().map_err(|_| {
-                        invalid(
-                            rt,
-                            name,
-                            FieldError::invalid(
-                                format!("spec.clusterIPs[{i}]"),
-                                format!("{ip:?}"),
-                                "must be a valid IP address",
-                            ),
-                        )
-                    })?;
-                    alloc
-                        .reserve_ip(parsed, owner)
-                        .await
-                        .map_err(|e| ip_error(rt, name, &requested, &ip, e))?;
-                    done.ips.push(ip.clone());
-                    ip
-                }
-                None => {
-                    let family: &'static str = if family == "IPv6" { "IPv6" } else { "IPv4" };
-                    let ip = alloc
-                        .allocate_ip(family, owner)
-                        .await
-                        .map_err(|e| {
-                            ApiError::Internal(format!("failed to allocate a serviceIP: {e}"))
-                        })?
-                        .to_string();
-                    done.ips.push(ip.clone());
-                    ip
-                }
-            };
-            ips.push(ip);
-        }
-        obj["spec"]["clusterIP"] = json!(ips[0]);
-        obj["spec"]["clusterIPs"] = json!(ips);
-        obj["spec"]["ipFamilies"] = json!(families);
-    }
-    if obj.pointer("/spec/ipFamilyPolicy").is_none() {
-        obj["spec"]["ipFamilyPolicy"] = json!("SingleStack");
-    }
-    allocate_node_ports(alloc, rt, name, owner, obj, old, done).await
+/// One write's allocations, so that a failure part-way gives back what it took.
+struct Session<'a> {
+    alloc: &'a Allocator,
+    rt: &'a ResourceType,
+    name: &'a str,
+    owner: String,
+    done: Allocated,
 }
 
-async fn allocate_node_ports(
-    alloc: &Allocator,
-    rt: &ResourceType,
-    name: &str,
-    owner: &str,
-    obj: &mut Value,
-    old: Option<&Value>,
-    done: &mut Allocated,
-) -> Result<()> {
-    let wants_node_ports = matches!(svc_type(obj), "NodePort" | "LoadBalancer");
-    let held = old.map(node_ports).unwrap_or_default();
-    let Some(ports) = obj.pointer_mut("/spec/ports").and_then(Value::as_array_mut) else {
-        return Ok(());
-    };
-    for (i, p) in ports.iter_mut().enumerate() {
-        if !wants_node_ports {
-            if let Some(m) = p.as_object_mut() {
-                m.remove("nodePort");
+impl Session<'_> {
+    async fn cluster_ips(&mut self, obj: &mut Value, old: Option<&Value>) -> Result<()> {
+        if svc_type(obj) == "ExternalName" {
+            let spec = obj["spec"]
+                .as_object_mut()
+                .expect("validated service has a spec");
+            for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+                spec.remove(field);
             }
-            continue;
+            return Ok(());
         }
-        let requested = p.get("nodePort").and_then(Value::as_i64).unwrap_or(0);
-        if requested != 0 && held.contains(&requested) {
-            continue;
+        let held: Vec<String> = old.map(real_ips).unwrap_or_default();
+        let families = families_for(self.alloc, self.rt, self.name, obj)?;
+        let cluster_ip = obj
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if cluster_ip == "None" {
+            obj["spec"]["clusterIPs"] = json!(["None"]);
+            obj["spec"]["ipFamilies"] = json!(families);
+        } else {
+            let mut requested = str_list(obj, "/spec/clusterIPs");
+            if requested.is_empty() && !cluster_ip.is_empty() {
+                requested.push(cluster_ip);
+            }
+            let mut ips = Vec::new();
+            for (i, family) in families.iter().enumerate() {
+                let want = requested.get(i).filter(|s| !s.is_empty()).cloned();
+                let ip = match want {
+                    Some(ip) if held.contains(&ip) => ip,
+                    Some(ip) => {
+                        let parsed: IpAddr = ip.parse().map_err(|_| {
+                            invalid(
+                                self.rt,
+                                self.name,
+                                FieldError::invalid(
+                                    format!("spec.clusterIPs[{i}]"),
+                                    format!("{ip:?}"),
+                                    "must be a valid IP address",
+                                ),
+                            )
+                        })?;
+                        self.alloc
+                            .reserve_ip(parsed, &self.owner)
+                            .await
+                            .map_err(|e| ip_error(self.rt, self.name, &requested, &ip, e))?;
+                        self.done.ips.push(ip.clone());
+                        ip
+                    }
+                    None => {
+                        let family: &'static str = if family == "IPv6" { "IPv6" } else { "IPv4" };
+                        let ip = self
+                            .alloc
+                            .allocate_ip(family, &self.owner)
+                            .await
+                            .map_err(|e| {
+                                ApiError::Internal(format!("failed to allocate a serviceIP: {e}"))
+                            })?
+                            .to_string();
+                        self.done.ips.push(ip.clone());
+                        ip
+                    }
+                };
+                ips.push(ip);
+            }
+            obj["spec"]["clusterIP"] = json!(ips[0]);
+            obj["spec"]["clusterIPs"] = json!(ips);
+            obj["spec"]["ipFamilies"] = json!(families);
         }
-        let port =
-            if requested != 0 {
-                alloc
-                    .reserve_port(requested as i32, owner)
+        if obj.pointer("/spec/ipFamilyPolicy").is_none() {
+            obj["spec"]["ipFamilyPolicy"] = json!("SingleStack");
+        }
+        Ok(())
+    }
+
+    async fn node_ports(&mut self, obj: &mut Value, old: Option<&Value>) -> Result<()> {
+        let wants_node_ports = matches!(svc_type(obj), "NodePort" | "LoadBalancer");
+        let held = old.map(node_ports).unwrap_or_default();
+        let Some(ports) = obj.pointer_mut("/spec/ports").and_then(Value::as_array_mut) else {
+            return Ok(());
+        };
+        for (i, p) in ports.iter_mut().enumerate() {
+            if !wants_node_ports {
+                if let Some(m) = p.as_object_mut() {
+                    m.remove("nodePort");
+                }
+                continue;
+            }
+            let requested = p.get("nodePort").and_then(Value::as_i64).unwrap_or(0);
+            if requested != 0 && held.contains(&requested) {
+                continue;
+            }
+            let port = if requested != 0 {
+                self.alloc
+                    .reserve_port(requested as i32, &self.owner)
                     .await
                     .map_err(|e| {
                         invalid(
-                            rt,
-                            name,
+                            self.rt,
+                            self.name,
                             FieldError::invalid(
                                 format!("spec.ports[{i}].nodePort"),
                                 requested,
@@ -213,14 +216,15 @@ async fn allocate_node_ports(
                     })?;
                 requested
             } else {
-                i64::from(alloc.allocate_port(owner).await.map_err(|e| {
+                i64::from(self.alloc.allocate_port(&self.owner).await.map_err(|e| {
                     ApiError::Internal(format!("failed to allocate a nodePort: {e}"))
                 })?)
             };
-        done.ports.push(port);
-        p["nodePort"] = json!(port);
+            self.done.ports.push(port);
+            p["nodePort"] = json!(port);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn ip_error(

@@ -274,3 +274,24 @@ fn requests_without_the_token_are_unauthorized() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn malformed_and_oversized_bodies_are_refused_and_store_nothing() -> Result<()> {
+    let s = server()?;
+    let dir = tempfile::tempdir()?;
+    let path = "/api/v1/namespaces/default/configmaps";
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        ("truncated.json", br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x""#.to_vec(), "BadRequest"),
+        ("not-an-object.json", b"[1,2,3]".to_vec(), "BadRequest"),
+        ("huge.json", format!(r#"{{"metadata":{{"name":"huge"}},"data":{{"a":"{}"}}}}"#, "x".repeat(4 << 20)).into_bytes(), "RequestEntityTooLarge"),
+    ];
+    for (file, body, reason) in cases {
+        let f = dir.path().join(file);
+        std::fs::write(&f, body)?;
+        let err = fails(s.kubectl(&["create", "--raw", path, "-f", &f.display().to_string()])?)?;
+        assert!(err.contains(reason) || err.contains("too large"), "{file}: {err}");
+    }
+    let names = ok(s.kubectl(&["get", "cm", "-o", "name"])?)?;
+    assert!(names.trim().is_empty(), "{names}");
+    Ok(())
+}
