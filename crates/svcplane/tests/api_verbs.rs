@@ -281,17 +281,84 @@ fn malformed_and_oversized_bodies_are_refused_and_store_nothing() -> Result<()> 
     let dir = tempfile::tempdir()?;
     let path = "/api/v1/namespaces/default/configmaps";
     let cases: [(&str, Vec<u8>, &str); 3] = [
-        ("truncated.json", br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x""#.to_vec(), "BadRequest"),
+        (
+            "truncated.json",
+            br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x""#.to_vec(),
+            "BadRequest",
+        ),
         ("not-an-object.json", b"[1,2,3]".to_vec(), "BadRequest"),
-        ("huge.json", format!(r#"{{"metadata":{{"name":"huge"}},"data":{{"a":"{}"}}}}"#, "x".repeat(4 << 20)).into_bytes(), "RequestEntityTooLarge"),
+        (
+            "huge.json",
+            format!(
+                r#"{{"metadata":{{"name":"huge"}},"data":{{"a":"{}"}}}}"#,
+                "x".repeat(4 << 20)
+            )
+            .into_bytes(),
+            "RequestEntityTooLarge",
+        ),
     ];
     for (file, body, reason) in cases {
         let f = dir.path().join(file);
         std::fs::write(&f, body)?;
         let err = fails(s.kubectl(&["create", "--raw", path, "-f", &f.display().to_string()])?)?;
-        assert!(err.contains(reason) || err.contains("too large"), "{file}: {err}");
+        assert!(
+            err.contains(reason) || err.contains("too large"),
+            "{file}: {err}"
+        );
     }
     let names = ok(s.kubectl(&["get", "cm", "-o", "name"])?)?;
     assert!(names.trim().is_empty(), "{names}");
+    Ok(())
+}
+
+#[test]
+fn pods_bind_once_delete_gracefully_and_refuse_exec() -> Result<()> {
+    let s = server()?;
+    ok(s.kubectl(&["run", "p1", "--image=nginx"])?)?;
+    let dir = tempfile::tempdir()?;
+    let binding = dir.path().join("binding.json");
+    std::fs::write(
+        &binding,
+        r#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p1"},"target":{"kind":"Node","name":"node-9"}}"#,
+    )?;
+    let path = "/api/v1/namespaces/default/pods/p1/binding";
+    ok(s.kubectl(&[
+        "create",
+        "--raw",
+        path,
+        "-f",
+        &binding.display().to_string(),
+    ])?)?;
+    let node = ok(s.kubectl(&["get", "pod", "p1", "-o", "jsonpath={.spec.nodeName}"])?)?;
+    assert_eq!(node, "node-9");
+    let again = fails(s.kubectl(&[
+        "create",
+        "--raw",
+        path,
+        "-f",
+        &binding.display().to_string(),
+    ])?)?;
+    assert!(again.contains("already assigned to node"), "{again}");
+
+    let exec = fails(s.kubectl(&["exec", "p1", "--", "ls"])?)?;
+    assert!(
+        exec.contains("simulated node") && exec.contains("pods/exec"),
+        "{exec}"
+    );
+
+    // A bound pod waits for its kubelet: marked with a deletionTimestamp, then gone at grace 0.
+    ok(s.kubectl(&["delete", "pod", "p1", "--wait=false"])?)?;
+    let marked = ok(s.kubectl(&[
+        "get",
+        "pod",
+        "p1",
+        "-o",
+        "jsonpath={.metadata.deletionGracePeriodSeconds}",
+    ])?)?;
+    assert_eq!(marked, "30");
+    let status = ok(s.kubectl(&["get", "pod", "p1"])?)?;
+    assert!(status.contains("Terminating"), "{status}");
+    ok(s.kubectl(&["delete", "pod", "p1", "--grace-period=0", "--force"])?)?;
+    assert!(!s.kubectl(&["get", "pod", "p1"])?.status.success());
     Ok(())
 }
