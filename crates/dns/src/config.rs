@@ -2,7 +2,7 @@
 //! (dns-spec.md §6). Defaults follow the kubeadm Corefile where it differs from the plugin,
 //! except the TTL, which keeps the plugin's 5 s (architecture.md "Defaults").
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use crate::error::{Error, Result};
 
@@ -29,6 +29,23 @@ pub enum Fallthrough {
     Zones(Vec<String>),
 }
 
+/// Where names outside our zones (and fallthrough misses) are sent.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Upstream {
+    /// The `nameserver` lines of `/etc/resolv.conf`, read at start (`forward . /etc/resolv.conf`).
+    #[default]
+    ResolvConf,
+    /// These servers, tried in order. Empty: no forwarding, out-of-zone names are REFUSED.
+    Servers(Vec<SocketAddr>),
+}
+
+/// Default DNS address: loopback, an unprivileged port (architecture.md "Defaults").
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 10053));
+/// Default metrics address: CoreDNS's `prometheus` plugin port, on loopback.
+pub const DEFAULT_METRICS_LISTEN: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9153));
+
 /// Cluster DNS settings. Field names follow the Corefile options they mirror.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -53,6 +70,14 @@ pub struct Config {
     /// Addresses of this DNS server, used as glue for `ns.dns.<zone>` and to find the Service
     /// that fronts the server (the NS target). Default empty.
     pub self_ips: Vec<IpAddr>,
+    /// Addresses served over UDP and TCP (port 0 picks one). Empty: DNS is off.
+    /// Default `127.0.0.1:10053`.
+    pub listen: Vec<SocketAddr>,
+    /// `/metrics`, `/health` and `/ready` over HTTP; `None` turns them off.
+    /// Default `127.0.0.1:9153`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Forwarding target for everything outside the zones. Default: `/etc/resolv.conf`.
+    pub upstream: Upstream,
 }
 
 impl Default for Config {
@@ -68,6 +93,9 @@ impl Default for Config {
             noendpoints: false,
             fallthrough: Fallthrough::Zones(vec!["in-addr.arpa".into(), "ip6.arpa".into()]),
             self_ips: Vec::new(),
+            listen: vec![DEFAULT_LISTEN],
+            metrics_listen: Some(DEFAULT_METRICS_LISTEN),
+            upstream: Upstream::ResolvConf,
         }
     }
 }

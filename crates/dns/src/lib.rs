@@ -3,17 +3,25 @@
 //! Namespaces and Pods.
 //!
 //! It owns query-name parsing ([`name`]), the zone view built from cluster objects ([`zone`]),
-//! pure answer building ([`answer`], [`record`]), wire handling with hickory-proto ([`wire`])
-//! and UDP/TCP serving of a published snapshot ([`server`]). Still to come: the kube-rs
-//! watchers that feed the view, the pre-encoded answer cache and upstream forwarding.
+//! pure answer building ([`answer`], [`record`]), wire handling with hickory-proto ([`wire`]),
+//! UDP/TCP serving of a published snapshot ([`server`]), the kube-rs watchers that feed the
+//! view ([`source`]), forwarding to upstream resolvers with a TTL cache ([`forward`],
+//! [`cache`]), CoreDNS-named Prometheus metrics ([`metrics`]) and the wiring of it all
+//! ([`run`]). Still to come: the pre-encoded answer cache.
 //! It only reads the API: DNS never writes any object.
 
 pub mod answer;
+pub mod cache;
 pub mod config;
 pub mod error;
+pub mod forward;
+pub mod metrics;
 pub mod name;
 pub mod record;
+pub mod run;
 pub mod server;
+pub mod source;
+pub mod testing;
 pub mod wire;
 pub mod zone;
 
@@ -21,10 +29,11 @@ pub mod zone;
 mod fixtures;
 
 pub use answer::answer;
-pub use config::{Config, Fallthrough, PodsMode};
+pub use config::{Config, Fallthrough, PodsMode, Upstream};
 pub use error::{Error, Result};
 pub use hickory_proto::rr::{DNSClass, RecordType};
 pub use record::{Answer, Next, RData, Rcode, Rr};
-pub use server::Server;
+pub use run::{Running, start};
+pub use server::{Handler, Server};
 pub use wire::{Transport, respond};
 pub use zone::ZoneView;

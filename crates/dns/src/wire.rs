@@ -3,14 +3,18 @@
 //! echo and BADVERS, truncation with TC to 512 bytes / the EDNS size / 64 KiB, and A/AAAA
 //! rotation. Never panics on input. This is the slow, general path; the pre-encoded answer
 //! cache will sit in front of it.
+//!
+//! Answers that need an upstream (out-of-zone names, fallthrough misses, ExternalName targets
+//! outside the zone) come back from [`process`] as a [`Pending`], so the I/O stays in the
+//! async layer and this module stays pure.
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
-use hickory_proto::rr::{self, Name, Record, RecordType};
+use hickory_proto::rr::{self, DNSClass, Name, Record, RecordType};
 
 use crate::answer::answer;
 use crate::error::{Error, Result};
-use crate::record::{Answer, RData, Rcode, Rr};
+use crate::record::{Answer, Next, RData, Rcode, Rr};
 use crate::zone::ZoneView;
 
 /// Largest UDP reply without EDNS0 (RFC 1035), and the floor for advertised EDNS sizes.
@@ -24,8 +28,10 @@ pub enum Transport {
     Tcp,
 }
 
-/// Answers one query packet. `rotation` (e.g. a per-server counter) picks the A/AAAA order:
-/// round robin so clients that take the first address spread over endpoints.
+/// Answers one query packet from the zone alone. `rotation` (e.g. a per-server counter)
+/// picks the A/AAAA order: round robin so clients that take the first address spread over
+/// endpoints. Anything that would need an upstream is answered as without a forwarder
+/// (REFUSED, the local NXDOMAIN, or the CNAME alone).
 /// Returns `None` when nothing should be sent: too short to carry an ID, or not a query.
 pub fn respond(
     view: &ZoneView,
@@ -33,6 +39,134 @@ pub fn respond(
     transport: Transport,
     rotation: usize,
 ) -> Option<Vec<u8>> {
+    match process(view, packet, transport, rotation)?.step {
+        Step::Reply(bytes) => Some(bytes),
+        Step::Upstream(pending) => pending.local(),
+    }
+}
+
+/// A query handled as far as the zone goes.
+#[derive(Debug)]
+pub struct Processed {
+    /// The question type, when the packet had exactly one question (for metrics).
+    pub qtype: Option<RecordType>,
+    pub step: Step,
+}
+
+/// What is left to do for a query.
+#[derive(Debug)]
+pub enum Step {
+    /// The encoded reply.
+    Reply(Vec<u8>),
+    /// An upstream must be asked [`Pending::question`] first. Boxed: rare next to replies.
+    Upstream(Box<Pending>),
+}
+
+/// Why an upstream is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingKind {
+    /// The name is outside every zone: the upstream reply is the reply.
+    Forward,
+    /// NXDOMAIN in a fallthrough zone: the upstream reply replaces it when there is one.
+    Fallthrough,
+    /// An ExternalName CNAME to an out-of-zone name: the upstream records follow the CNAME.
+    Chase,
+}
+
+/// A reply waiting for an upstream answer. It holds the local reply, so it can also be
+/// finished without one.
+#[derive(Debug)]
+pub struct Pending {
+    pub kind: PendingKind,
+    reply: Message,
+    question: Query,
+    limit: usize,
+}
+
+/// The sections of an upstream reply, with TTLs already aged by any cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamReply {
+    pub rcode: ResponseCode,
+    pub authoritative: bool,
+    pub answers: Vec<Record>,
+    pub authorities: Vec<Record>,
+    pub additionals: Vec<Record>,
+    /// The upstream set TC (even after the TCP retry, e.g. over 64 KiB).
+    pub truncated: bool,
+}
+
+impl Pending {
+    /// The question to send upstream: the client's, or the CNAME target for a chase.
+    pub fn question(&self) -> &Query {
+        &self.question
+    }
+
+    /// Finishes without an upstream (none configured): REFUSED for out-of-zone names, the local
+    /// answer otherwise.
+    pub fn local(self) -> Option<Vec<u8>> {
+        let mut reply = self.reply;
+        finish(&mut reply, self.limit)
+    }
+
+    /// Finishes after every upstream failed: SERVFAIL for forwarded names (like CoreDNS's
+    /// `forward`), the local answer for fallthrough and CNAME chases.
+    pub fn failed(self) -> Option<Vec<u8>> {
+        let mut reply = self.reply;
+        if self.kind == PendingKind::Forward {
+            reply.metadata.response_code = ResponseCode::ServFail;
+        }
+        finish(&mut reply, self.limit)
+    }
+
+    /// Finishes with the upstream's records.
+    pub fn answered(self, up: UpstreamReply) -> Option<Vec<u8>> {
+        let mut reply = self.reply;
+        // Forwarded data is not ours: RA=1, AA as the upstream said (dns-spec.md §7).
+        reply.metadata.recursion_available = true;
+        match self.kind {
+            PendingKind::Forward | PendingKind::Fallthrough => {
+                reply.metadata.authoritative = up.authoritative;
+                reply.answers = up.answers;
+            }
+            // CNAME first, then the target's records; the final rcode is the target's.
+            PendingKind::Chase => reply.answers.extend(up.answers),
+        }
+        reply.metadata.response_code = up.rcode;
+        reply.authorities = up.authorities;
+        reply.additionals = up.additionals;
+        // coredns#4684: a truncated upstream answer must not look complete.
+        reply.metadata.truncation |= up.truncated;
+        finish(&mut reply, self.limit)
+    }
+}
+
+fn finish(reply: &mut Message, limit: usize) -> Option<Vec<u8>> {
+    match encode_within(reply, limit) {
+        Ok(bytes) => Some(bytes),
+        Err(err) => {
+            tracing::warn!(%err, "could not encode DNS reply");
+            servfail(reply)
+        }
+    }
+}
+
+fn servfail(reply: &Message) -> Option<Vec<u8>> {
+    let mut m = Message::response(reply.metadata.id, reply.metadata.op_code);
+    m.metadata.recursion_desired = reply.metadata.recursion_desired;
+    m.queries = reply.queries.clone();
+    m.edns = reply.edns.clone();
+    m.metadata.response_code = ResponseCode::ServFail;
+    m.to_vec().ok()
+}
+
+/// Handles one query packet as far as the zone can: the reply, or what to ask upstream.
+/// Returns `None` when nothing should be sent: too short to carry an ID, or not a query.
+pub fn process(
+    view: &ZoneView,
+    packet: &[u8],
+    transport: Transport,
+    rotation: usize,
+) -> Option<Processed> {
     if packet.len() < HEADER_LEN {
         return None;
     }
@@ -42,20 +176,26 @@ pub fn respond(
     }
     let Ok(request) = Message::from_vec(packet) else {
         let id = u16::from_be_bytes([packet[0], packet[1]]);
-        return Message::error_msg(id, OpCode::Query, ResponseCode::FormErr)
+        let bytes = Message::error_msg(id, OpCode::Query, ResponseCode::FormErr)
             .to_vec()
-            .ok();
+            .ok()?;
+        return Some(Processed {
+            qtype: None,
+            step: Step::Reply(bytes),
+        });
     };
-    let reply = build_reply(view, &request, transport, rotation);
-    match reply {
-        Ok(bytes) => Some(bytes),
+    let qtype = match request.queries.as_slice() {
+        [q] => Some(q.query_type()),
+        _ => None,
+    };
+    let step = match build_reply(view, &request, transport, rotation) {
+        Ok(step) => step,
         Err(err) => {
             tracing::warn!(%err, "could not encode DNS reply");
-            let mut m = reply_skeleton(&request);
-            m.metadata.response_code = ResponseCode::ServFail;
-            m.to_vec().ok()
+            Step::Reply(servfail(&reply_skeleton(&request))?)
         }
-    }
+    };
+    Some(Processed { qtype, step })
 }
 
 /// Response header and question copied from the request, OPT echoed when the client sent one.
@@ -79,22 +219,23 @@ fn build_reply(
     request: &Message,
     transport: Transport,
     rotation: usize,
-) -> Result<Vec<u8>> {
+) -> Result<Step> {
     let mut reply = reply_skeleton(request);
+    let done = |reply: &Message| encode(reply).map(Step::Reply);
     if request.metadata.message_type != MessageType::Query {
-        return encode(&reply);
+        return done(&reply);
     }
     if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
         reply.metadata.response_code = ResponseCode::BADVERS;
-        return encode(&reply);
+        return done(&reply);
     }
     if request.metadata.op_code != OpCode::Query {
         reply.metadata.response_code = ResponseCode::NotImp;
-        return encode(&reply);
+        return done(&reply);
     }
     let [query] = request.queries.as_slice() else {
         reply.metadata.response_code = ResponseCode::FormErr;
-        return encode(&reply);
+        return done(&reply);
     };
     let ans = answer(
         view,
@@ -112,11 +253,29 @@ fn build_reply(
                 .map_or(MIN_UDP_SIZE, |e| e.max_payload().max(MIN_UDP_SIZE)),
         ),
     };
-    encode_within(&mut reply, limit)
+    let (kind, question) = match &ans.next {
+        Next::Done => return encode_within(&mut reply, limit).map(Step::Reply),
+        Next::Forward => (PendingKind::Forward, query.clone()),
+        Next::Fallthrough => (PendingKind::Fallthrough, query.clone()),
+        Next::Upstream {
+            name: target,
+            qtype,
+        } => {
+            let mut q = Query::query(name(target)?, *qtype);
+            q.set_query_class(DNSClass::IN);
+            (PendingKind::Chase, q)
+        }
+    };
+    Ok(Step::Upstream(Box::new(Pending {
+        kind,
+        reply,
+        question,
+        limit,
+    })))
 }
 
-/// Copies an [`Answer`] into the reply. Out-of-zone names are REFUSED until a forwarder
-/// exists; a pending upstream CNAME chase is answered with the CNAME alone for now.
+/// Copies an [`Answer`] into the reply. Out-of-zone names are REFUSED unless a forwarder
+/// answers them later ([`Pending`]).
 fn fill(reply: &mut Message, ans: &Answer, rotation: usize) -> Result<()> {
     reply.metadata.authoritative = ans.authoritative;
     reply.metadata.response_code = match ans.rcode {

@@ -60,7 +60,7 @@ pub struct EndpointData {
     pub ports: Arc<[PortSpec]>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct SliceData {
     service: String,
     ready: Vec<EndpointData>,
@@ -96,6 +96,9 @@ pub struct ZoneView {
     config: Config,
     synced: bool,
     serial: u32,
+    /// Counts changes, so the feeder knows whether there is anything to publish (the serial has
+    /// one-second resolution).
+    generation: u64,
     namespaces: HashSet<String>,
     services: HashMap<String, HashMap<String, ServiceData>>,
     slices: HashMap<String, HashMap<String, SliceData>>,
@@ -116,6 +119,7 @@ impl ZoneView {
             config: config.clone(),
             synced: false,
             serial: now_serial(),
+            generation: 0,
             namespaces: HashSet::new(),
             services: HashMap::new(),
             slices: HashMap::new(),
@@ -202,8 +206,14 @@ impl ZoneView {
         self.services.values().map(HashMap::len).sum()
     }
 
+    /// Number of changes applied so far.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     fn touch(&mut self) {
         self.serial = now_serial();
+        self.generation += 1;
     }
 
     fn exposed_key<'a>(
@@ -218,8 +228,8 @@ impl ZoneView {
     pub fn apply_namespace(&mut self, ns: &Namespace) {
         if let Some(name) = ns.metadata.name.as_deref() {
             let name = name.to_ascii_lowercase();
-            if self.config.namespace_exposed(&name) {
-                self.namespaces.insert(name);
+            // A relist re-applies every namespace; only a new one moves the serial.
+            if self.config.namespace_exposed(&name) && self.namespaces.insert(name) {
                 self.touch();
             }
         }
@@ -237,6 +247,10 @@ impl ZoneView {
             return;
         };
         let data = service_data(&ns, &name.to_ascii_lowercase(), svc);
+        // Status-only updates and relists re-apply unchanged Services: keep the serial.
+        if self.service(&ns, &data.name) == Some(&data) {
+            return;
+        }
         let name = data.name.clone();
         self.remove_service_ptrs(&ns, &name);
         self.add_service_ptrs(&data);
@@ -246,6 +260,9 @@ impl ZoneView {
 
     pub fn delete_service(&mut self, ns: &str, name: &str) {
         let (ns, name) = (ns.to_ascii_lowercase(), name.to_ascii_lowercase());
+        if self.service(&ns, &name).is_none() {
+            return;
+        }
         self.remove_service_ptrs(&ns, &name);
         if let Some(m) = self.services.get_mut(&ns) {
             m.remove(&name);
@@ -266,19 +283,23 @@ impl ZoneView {
             return;
         };
         let name = name.to_string();
-        self.delete_slice(&ns, &name);
-        let Some(service) = slice
+        let data = slice
             .metadata
             .labels
             .as_ref()
             .and_then(|l| l.get(SERVICE_NAME_LABEL))
-            .map(|s| s.to_ascii_lowercase())
-        else {
+            .map(|svc| SliceData {
+                ready: ready_endpoints(slice, self.config.endpoint_pod_names),
+                service: svc.to_ascii_lowercase(),
+            });
+        // Endpoint conditions other than `ready` change often and do not matter here.
+        let old = self.slices.get(&ns).and_then(|m| m.get(&name));
+        if old.is_some() && old == data.as_ref() {
             return;
-        };
-        let data = SliceData {
-            ready: ready_endpoints(slice, self.config.endpoint_pod_names),
-            service,
+        }
+        self.delete_slice(&ns, &name);
+        let Some(data) = data else {
+            return;
         };
         for ep in &data.ready {
             self.reverse.entry(ep.ip).or_default().push(PtrEntry {
@@ -337,15 +358,17 @@ impl ZoneView {
             return;
         };
         let name = name.to_string();
-        self.delete_pod(&ns, &name);
-        if pod.metadata.deletion_timestamp.is_some() {
-            return;
-        }
-        let ip = pod
+        let ip: Option<IpAddr> = pod
             .status
             .as_ref()
             .and_then(|s| s.pod_ip.as_deref())
-            .and_then(|ip| ip.parse().ok());
+            .and_then(|ip| ip.parse().ok())
+            .filter(|_| pod.metadata.deletion_timestamp.is_none());
+        // Pods change status all the time; only the indexed IP matters.
+        if ip.is_some() && self.pods.get(&ns).and_then(|m| m.get(&name)) == ip.as_ref() {
+            return;
+        }
+        self.delete_pod(&ns, &name);
         if let Some(ip) = ip {
             self.pod_ips.entry(ip).or_default().push(ns.clone());
             self.pods.entry(ns).or_default().insert(name, ip);
@@ -366,6 +389,52 @@ impl ZoneView {
             }
         }
         self.touch();
+    }
+
+    /// Replaces every Namespace with `list` (a relist): missing ones are deleted, the rest
+    /// applied, so a name that still exists is never absent from a published snapshot.
+    pub fn replace_namespaces(&mut self, list: &[Namespace]) {
+        let keep: HashSet<String> = list
+            .iter()
+            .filter_map(|n| n.metadata.name.as_deref())
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let gone: Vec<String> = self
+            .namespaces
+            .iter()
+            .filter(|n| !keep.contains(*n))
+            .cloned()
+            .collect();
+        gone.iter().for_each(|n| self.delete_namespace(n));
+        list.iter().for_each(|n| self.apply_namespace(n));
+    }
+
+    /// Replaces every Service with `list` (a relist), like [`ZoneView::replace_namespaces`].
+    pub fn replace_services(&mut self, list: &[Service]) {
+        // Service names are DNS labels (lowercase); the view lowercases them anyway.
+        let keep = namespaced_keys(list.iter().map(|s| &s.metadata))
+            .into_iter()
+            .map(|(ns, n)| (ns, n.to_ascii_lowercase()))
+            .collect();
+        let gone = stale_keys(&self.services, &keep);
+        gone.iter().for_each(|(ns, n)| self.delete_service(ns, n));
+        list.iter().for_each(|s| self.apply_service(s));
+    }
+
+    /// Replaces every EndpointSlice with `list` (a relist).
+    pub fn replace_slices(&mut self, list: &[EndpointSlice]) {
+        let keep = namespaced_keys(list.iter().map(|s| &s.metadata));
+        let gone = stale_keys(&self.slices, &keep);
+        gone.iter().for_each(|(ns, n)| self.delete_slice(ns, n));
+        list.iter().for_each(|s| self.apply_slice(s));
+    }
+
+    /// Replaces every indexed Pod with `list` (a relist; `verified` mode only keeps any).
+    pub fn replace_pods(&mut self, list: &[Pod]) {
+        let keep = namespaced_keys(list.iter().map(|p| &p.metadata));
+        let gone = stale_keys(&self.pods, &keep);
+        gone.iter().for_each(|(ns, n)| self.delete_pod(ns, n));
+        list.iter().for_each(|p| self.apply_pod(p));
     }
 
     fn add_service_ptrs(&mut self, data: &ServiceData) {
@@ -438,6 +507,31 @@ impl ZoneView {
             .cloned()
             .collect();
     }
+}
+
+/// `(namespace lowercase, name)` of each object, as the maps of the view key them.
+fn namespaced_keys<'a>(
+    metas: impl Iterator<Item = &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+) -> HashSet<(String, String)> {
+    metas
+        .filter_map(|m| {
+            Some((
+                m.namespace.as_deref()?.to_ascii_lowercase(),
+                m.name.as_deref()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// Keys of a two-level map that are not in `keep`.
+fn stale_keys<V>(
+    map: &HashMap<String, HashMap<String, V>>,
+    keep: &HashSet<(String, String)>,
+) -> Vec<(String, String)> {
+    map.iter()
+        .flat_map(|(ns, m)| m.keys().map(move |n| (ns.clone(), n.clone())))
+        .filter(|k| !keep.contains(k))
+        .collect()
 }
 
 fn now_serial() -> u32 {

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use testkit::{Server, fails, ok};
 
+/// The API alone: no simulated nodes, so pods stay as the test leaves them.
 fn server() -> Result<Server> {
-    Server::start(Path::new(env!("CARGO_BIN_EXE_svcplane")), &[])
+    Server::start(Path::new(env!("CARGO_BIN_EXE_svcplane")), &["--nodes", "0"])
 }
 
 fn svc(name: &str, extra_labels: &str, cluster_ip: &str) -> String {

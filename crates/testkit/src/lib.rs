@@ -46,6 +46,12 @@ impl Server {
             "--data-dir".into(),
             data_dir.display().to_string(),
         ];
+        // Parallel tests must not fight over the fixed default DNS and metrics ports.
+        for (flag, free) in [("--dns-listen", "127.0.0.1:0"), ("--metrics-listen", "127.0.0.1:0")] {
+            if !extra.contains(&flag) {
+                args.extend([flag.to_string(), free.to_string()]);
+            }
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut server = Server {
             child: None,

@@ -1,0 +1,170 @@
+//! The reconcile loops, over kube-rs: one pod controller (scheduling unbound pods, simulating
+//! the kubelet for pods on our nodes), re-triggered by node changes, and one node loop
+//! (registration, status heartbeats, Leases). All decisions come from the pure modules; this
+//! layer reads caches, writes through the API and retries.
+
+mod events;
+mod kubelet;
+mod nodes;
+mod scheduler;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, ResourceExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// Shared by every reconcile.
+pub(crate) struct Ctx {
+    client: Client,
+    config: Config,
+    pods: Store<Pod>,
+    nodes: Store<Node>,
+    /// Names of the nodes this agent simulates.
+    ours: BTreeSet<String>,
+    scheduler: Mutex<scheduler::State>,
+    ipam: Mutex<kubelet::IpamState>,
+    /// Pod uid → the resourceVersion our last write replaced. Until the cache shows a newer
+    /// version, a reconcile would plan from stale data (and repeat events), so it waits.
+    written: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+/// How long to trust that our own write will show up in the cache.
+const WRITE_VISIBLE_WITHIN: Duration = Duration::from_secs(5);
+
+impl Ctx {
+    fn note_write(&self, pod: &Pod) {
+        if let (Some(uid), Some(rv)) = (pod.uid(), pod.resource_version()) {
+            let mut written = lock(&self.written);
+            // Entries of pods deleted before their next version showed up would stay forever.
+            written.retain(|_, (_, at)| at.elapsed() < WRITE_VISIBLE_WITHIN);
+            written.insert(uid, (rv, Instant::now()));
+        }
+    }
+
+    /// Whether `pod` is older than what we last wrote.
+    fn is_stale(&self, pod: &Pod) -> bool {
+        let (Some(uid), Some(rv)) = (pod.uid(), pod.resource_version()) else {
+            return false;
+        };
+        let mut written = lock(&self.written);
+        match written.get(&uid) {
+            Some((old, at)) if *old == rv && at.elapsed() < WRITE_VISIBLE_WITHIN => true,
+            Some(_) => {
+                written.remove(&uid);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+/// A poisoned lock only means another reconcile panicked; the maps stay usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Run the agent until `shutdown`.
+pub async fn run(config: Config, client: Client, shutdown: CancellationToken) -> Result<()> {
+    if config.nodes == 0 {
+        tracing::info!("node agent off (--nodes 0)");
+        return Ok(());
+    }
+    nodes::register(&client, &config).await?;
+
+    let (node_reader, node_writer) = reflector::store();
+    let node_stream = reflector::reflector(
+        node_writer,
+        watcher(Api::<Node>::all(client.clone()), watcher::Config::default()),
+    )
+    .default_backoff()
+    .applied_objects();
+    let controller = Controller::new(Api::<Pod>::all(client.clone()), watcher::Config::default());
+    let pod_reader = controller.store();
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        ours: config.node_names().into_iter().collect(),
+        config,
+        pods: pod_reader.clone(),
+        nodes: node_reader,
+        scheduler: Mutex::new(scheduler::State::default()),
+        ipam: Mutex::new(kubelet::IpamState::default()),
+        written: Mutex::new(HashMap::new()),
+    });
+
+    let heartbeat = tokio::spawn(nodes::heartbeat_loop(ctx.clone(), shutdown.clone()));
+    let mapper_pods = pod_reader;
+    controller
+        // A node change (readiness, labels, a new node) can change every pod on it and
+        // whether unbound pods fit anywhere.
+        .watches_stream(node_stream, move |node: Node| {
+            let name = node.name_any();
+            mapper_pods
+                .state()
+                .into_iter()
+                .filter(|p| {
+                    let bound = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
+                    bound.is_none_or(|n| n.is_empty() || n == name)
+                })
+                .map(|p| ObjectRef::from_obj(&*p))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(shutdown.clone().cancelled_owned())
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| async {})
+        .await;
+    shutdown.cancel();
+    let _ = heartbeat.await;
+    Ok(())
+}
+
+async fn reconcile(pod: Arc<Pod>, ctx: Arc<Ctx>) -> Result<Action> {
+    // Decisions (IPs in use, pods per node) need the whole picture: never act on a partial
+    // initial list.
+    ctx.pods
+        .wait_until_ready()
+        .await
+        .map_err(|_| Error::CacheClosed)?;
+    ctx.nodes
+        .wait_until_ready()
+        .await
+        .map_err(|_| Error::CacheClosed)?;
+    if ctx.is_stale(&pod) {
+        return Ok(Action::requeue(Duration::from_millis(200)));
+    }
+    let node = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .unwrap_or_default();
+    if node.is_empty() {
+        scheduler::schedule(&pod, &ctx).await
+    } else if ctx.ours.contains(&node) {
+        kubelet::sync(&pod, &node, &ctx).await
+    } else {
+        Ok(Action::await_change())
+    }
+}
+
+fn error_policy(pod: Arc<Pod>, error: &Error, _ctx: Arc<Ctx>) -> Action {
+    tracing::debug!(pod = %pod.name_any(), %error, "pod reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(1))
+}
+
+/// An API error's HTTP code.
+fn api_code(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}

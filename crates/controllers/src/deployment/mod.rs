@@ -1,0 +1,230 @@
+//! The Deployment controller: one ReplicaSet per pod template (`<deploy>-<pod-template-hash>`),
+//! rolled with RollingUpdate or Recreate, old ones trimmed to `revisionHistoryLimit`, status
+//! and conditions for `kubectl rollout status`, `get` and `describe`.
+//!
+//! ReplicaSet names are deterministic, so a stale cache can at worst get `AlreadyExists`; spec
+//! writes carry the cached resourceVersion, so they fail with a conflict instead of acting on
+//! old numbers.
+
+pub mod hash;
+pub mod plan;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Client};
+
+use crate::events::Recorder;
+use crate::replicaset::{owner_key, patch_status};
+use crate::runtime::{Action, Change, Informers, Kind, Obj, Reconciler};
+use crate::{Error, Result, podutil};
+use plan::Step;
+
+pub type DeployKey = (String, String);
+
+pub struct DeploymentController {
+    client: Client,
+    inf: Informers,
+    events: Recorder,
+}
+
+impl DeploymentController {
+    pub fn new(client: Client, inf: Informers) -> Self {
+        DeploymentController {
+            events: Recorder::new(client.clone(), "deployment-controller"),
+            client,
+            inf,
+        }
+    }
+
+    async fn scaled_event(&self, d: &Deployment, name: &str, from: i32, to: i32) {
+        let dir = if to > from { "up" } else { "down" };
+        self.events
+            .normal(
+                "apps/v1",
+                "Deployment",
+                &d.metadata,
+                "ScalingReplicaSet",
+                format!("Scaled {dir} replica set {name} from {from} to {to}"),
+            )
+            .await;
+    }
+
+    /// Apply one step. Writes to existing ReplicaSets are replaces carrying the cached
+    /// resourceVersion: if the cache was stale they conflict and the key is requeued.
+    async fn apply(&self, d: &Deployment, rss: &[Arc<ReplicaSet>], step: Step) -> Result<()> {
+        let ns = d.metadata.namespace.clone().unwrap_or_default();
+        let api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &ns);
+        let cached = |name: &str| {
+            rss.iter()
+                .find(|r| r.metadata.name.as_deref() == Some(name))
+                .map(|r| (**r).clone())
+        };
+        match step {
+            Step::Create(rs) => {
+                let name = rs.metadata.name.clone().unwrap_or_default();
+                let replicas = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+                match api.create(&PostParams::default(), &*rs).await {
+                    Ok(_) => {
+                        if replicas > 0 {
+                            self.scaled_event(d, &name, 0, replicas).await;
+                        }
+                    }
+                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                        return Err(self.collision(d, &api, &name).await);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Step::Scale { name, from, to } => {
+                let Some(mut rs) = cached(&name) else {
+                    return Ok(());
+                };
+                let (surge, _) = plan::fenceposts(d);
+                let want = plan::replicas(d);
+                if let Some(spec) = rs.spec.as_mut() {
+                    spec.replicas = Some(to);
+                }
+                let ann = rs.metadata.annotations.get_or_insert_with(Default::default);
+                ann.insert(plan::DESIRED_REPLICAS_ANNOTATION.into(), want.to_string());
+                ann.insert(
+                    plan::MAX_REPLICAS_ANNOTATION.into(),
+                    (want + surge).to_string(),
+                );
+                rs.metadata.managed_fields = None;
+                api.replace(&name, &PostParams::default(), &rs).await?;
+                self.scaled_event(d, &name, from, to).await;
+            }
+            Step::SetRevision { name, revision } => {
+                let Some(mut rs) = cached(&name) else {
+                    return Ok(());
+                };
+                rs.metadata
+                    .annotations
+                    .get_or_insert_with(Default::default)
+                    .insert(plan::REVISION_ANNOTATION.into(), revision);
+                rs.metadata.managed_fields = None;
+                api.replace(&name, &PostParams::default(), &rs).await?;
+            }
+            Step::Delete { name } => match api.delete(&name, &DeleteParams::background()).await {
+                Ok(_) => {}
+                Err(e) => {
+                    let e = Error::from(e);
+                    if !e.is_not_found() {
+                        return Err(e);
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// `<deploy>-<hash>` exists. Ours (the cache is behind): requeue. Someone else's: a hash
+    /// collision, so bump `status.collisionCount` to get a new hash, as upstream.
+    async fn collision(&self, d: &Deployment, api: &Api<ReplicaSet>, name: &str) -> Error {
+        let uid = d.metadata.uid.clone().unwrap_or_default();
+        match api.get(name).await {
+            Ok(rs) if podutil::is_controlled_by(&rs.metadata, &uid) => {
+                Error::Conflict(format!("replicaset {name} exists; cache is behind"))
+            }
+            Ok(_) => {
+                let count = d
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.collision_count)
+                    .unwrap_or(0)
+                    + 1;
+                let dapi: Api<Deployment> = Api::namespaced(
+                    self.client.clone(),
+                    d.metadata.namespace.as_deref().unwrap_or(""),
+                );
+                let name_d = d.metadata.name.clone().unwrap_or_default();
+                if let Err(e) = patch_status(
+                    &dapi,
+                    &name_d,
+                    serde_json::json!({ "collisionCount": count }),
+                )
+                .await
+                {
+                    return e;
+                }
+                Error::Conflict(format!("replicaset {name} is not ours: hash collision"))
+            }
+            Err(e) => e.into(),
+        }
+    }
+}
+
+impl Reconciler for DeploymentController {
+    type Key = DeployKey;
+    const NAME: &'static str = "deployment";
+
+    fn keys_for(&self, change: &Change) -> Vec<DeployKey> {
+        match change {
+            Change::Applied(Obj::Deployment(d)) | Change::Deleted(Obj::Deployment(d)) => {
+                vec![podutil::key_of(&d.metadata)]
+            }
+            Change::Applied(Obj::ReplicaSet(rs)) | Change::Deleted(Obj::ReplicaSet(rs)) => {
+                owner_key(&rs.metadata, "Deployment").into_iter().collect()
+            }
+            Change::Resynced(Kind::Deployment | Kind::ReplicaSet) => self.all_keys(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn all_keys(&self) -> Vec<DeployKey> {
+        self.inf
+            .deployments
+            .state()
+            .iter()
+            .map(|d| podutil::key_of(&d.metadata))
+            .collect()
+    }
+
+    async fn reconcile(&self, key: &DeployKey) -> Result<Action> {
+        let Some(d) = self
+            .inf
+            .deployments
+            .get(&ObjectRef::new(&key.1).within(&key.0))
+        else {
+            return Ok(Action::Done);
+        };
+        if d.metadata.deletion_timestamp.is_some() {
+            return Ok(Action::Done);
+        }
+        let uid = d.metadata.uid.clone().unwrap_or_default();
+        let rss: Vec<Arc<ReplicaSet>> = self.inf.replicasets.state_filter(|rs| {
+            rs.metadata.namespace.as_deref() == Some(key.0.as_str())
+                && podutil::is_controlled_by(&rs.metadata, &uid)
+        });
+        let refs: Vec<&ReplicaSet> = rss.iter().map(|r| r.as_ref()).collect();
+        let plan = plan::plan(&d, &refs, Timestamp::now());
+        for step in plan.steps {
+            self.apply(&d, &rss, step).await?;
+        }
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &key.0);
+        if let Some(rev) = plan.revision {
+            let body = serde_json::json!({
+                "metadata": {"annotations": {plan::REVISION_ANNOTATION: rev}}
+            });
+            api.patch(&key.1, &PatchParams::default(), &Patch::Merge(&body))
+                .await?;
+        }
+        if d.status.as_ref() != Some(&plan.status) {
+            let status = serde_json::to_value(&plan.status).map_err(|source| Error::Encode {
+                what: "Deployment status".into(),
+                source,
+            })?;
+            match patch_status(&api, &key.1, status).await {
+                Err(e) if e.is_not_found() => {}
+                r => r?,
+            }
+        }
+        Ok(Action::Done)
+    }
+}

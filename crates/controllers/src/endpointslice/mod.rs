@@ -1,0 +1,333 @@
+//! The EndpointSlice controller (Services with a selector → slices of their pods) and the
+//! mirroring controller (selectorless Services with user Endpoints → mirrored slices).
+//!
+//! Both only write slices labelled with their own `managed-by` and owned by the Service; slices
+//! of others are never touched. Slices go away with their Service through the garbage
+//! collector (ownerReference), not here.
+
+pub mod mirror;
+pub mod plan;
+pub mod slices;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{DeleteParams, PostParams};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Client};
+
+use crate::runtime::{Action, Change, Expectations, Informers, Kind, Obj, Reconciler};
+use crate::service::{MANAGED_BY_LABEL, SERVICE_NAME_LABEL};
+use crate::{Config, Result, podutil, service};
+use slices::SlicePlan;
+
+/// `namespace/name` of a Service.
+pub type ServiceKey = (String, String);
+
+/// How soon to look again when the cache has not caught up with our own writes.
+const CACHE_WAIT: Duration = Duration::from_secs(1);
+
+/// The slices `managed_by` keeps for the Service (by label, then by owner uid: slices of an
+/// older Service of the same name are left to the garbage collector).
+fn owned_slices(inf: &Informers, svc: &Service, managed_by: &str) -> Vec<Arc<EndpointSlice>> {
+    let (ns, name) = podutil::key_of(&svc.metadata);
+    let uid = svc.metadata.uid.clone().unwrap_or_default();
+    inf.slices.state_filter(|s| {
+        let labels = podutil::labels(&s.metadata);
+        s.metadata.namespace.as_deref() == Some(ns.as_str())
+            && labels.get(SERVICE_NAME_LABEL) == Some(&name)
+            && labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(managed_by)
+            && s.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.uid == uid)
+    })
+}
+
+/// Whether the cache shows every slice we created or deleted for `key`.
+fn caught_up(exp: &Expectations<ServiceKey>, inf: &Informers, key: &ServiceKey) -> bool {
+    exp.satisfied(key, |name| {
+        inf.slices
+            .get(&ObjectRef::new(name).within(&key.0))
+            .is_some()
+    })
+}
+
+async fn apply_plan(
+    client: &Client,
+    exp: &Expectations<ServiceKey>,
+    key: &ServiceKey,
+    plan: SlicePlan,
+) -> Result<()> {
+    let api: Api<EndpointSlice> = Api::namespaced(client.clone(), &key.0);
+    for s in plan.update {
+        let name = s.metadata.name.clone().unwrap_or_default();
+        // Carries the cached resourceVersion: a stale cache gets a 409 and a requeue.
+        api.replace(&name, &PostParams::default(), &s).await?;
+    }
+    for s in plan.create {
+        let created = api.create(&PostParams::default(), &s).await?;
+        if let Some(name) = created.metadata.name {
+            exp.expect_add(key, name);
+        }
+    }
+    for name in plan.delete {
+        match api.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => exp.expect_delete(key, name),
+            Err(e) => {
+                let e = crate::Error::from(e);
+                if !e.is_not_found() {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the slices of every Service with a selector.
+pub struct SliceController {
+    client: Client,
+    inf: Informers,
+    max_per_slice: usize,
+    exp: Expectations<ServiceKey>,
+}
+
+impl SliceController {
+    pub fn new(client: Client, inf: Informers, config: &Config) -> Self {
+        SliceController {
+            client,
+            inf,
+            max_per_slice: config.max_endpoints_per_slice,
+            exp: Expectations::default(),
+        }
+    }
+
+    /// Services in the pod's namespace that select it, plus those whose slices list it (its
+    /// labels may have changed so that they no longer select it).
+    fn services_for_pod(&self, pod: &Pod) -> Vec<ServiceKey> {
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let name = pod.metadata.name.as_deref();
+        let mut keys: Vec<ServiceKey> = self
+            .inf
+            .services
+            .state()
+            .iter()
+            .filter(|s| s.metadata.namespace.as_deref() == Some(ns.as_str()))
+            .filter(|s| {
+                service::selector(s).is_some_and(|sel| {
+                    podutil::map_selector_matches(sel, podutil::labels(&pod.metadata))
+                })
+            })
+            .map(|s| podutil::key_of(&s.metadata))
+            .collect();
+        for s in self.inf.slices.state() {
+            if s.metadata.namespace.as_deref() == Some(ns.as_str())
+                && s.endpoints
+                    .iter()
+                    .any(|e| e.target_ref.as_ref().and_then(|t| t.name.as_deref()) == name)
+                && let Some(svc) = podutil::labels(&s.metadata).get(SERVICE_NAME_LABEL)
+            {
+                keys.push((ns.clone(), svc.clone()));
+            }
+        }
+        keys
+    }
+}
+
+impl Reconciler for SliceController {
+    type Key = ServiceKey;
+    const NAME: &'static str = "endpointslice";
+
+    fn keys_for(&self, change: &Change) -> Vec<ServiceKey> {
+        match change {
+            Change::Applied(Obj::Service(s)) | Change::Deleted(Obj::Service(s)) => {
+                vec![podutil::key_of(&s.metadata)]
+            }
+            Change::Applied(Obj::Pod(p)) | Change::Deleted(Obj::Pod(p)) => self.services_for_pod(p),
+            Change::Applied(Obj::EndpointSlice(s)) | Change::Deleted(Obj::EndpointSlice(s)) => {
+                let labels = podutil::labels(&s.metadata);
+                match (labels.get(SERVICE_NAME_LABEL), labels.get(MANAGED_BY_LABEL)) {
+                    (Some(svc), Some(m)) if m == plan::CONTROLLER_NAME => {
+                        vec![(
+                            s.metadata.namespace.clone().unwrap_or_default(),
+                            svc.clone(),
+                        )]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            // A node appearing, going or changing zone affects the pods bound to it.
+            Change::Applied(Obj::Node(n)) | Change::Deleted(Obj::Node(n)) => {
+                let node = n.metadata.name.as_deref();
+                self.inf
+                    .pods
+                    .state()
+                    .iter()
+                    .filter(|p| podutil::node_name(p) == node)
+                    .flat_map(|p| self.services_for_pod(p))
+                    .collect()
+            }
+            Change::Resynced(Kind::Service | Kind::Pod | Kind::EndpointSlice | Kind::Node) => {
+                self.all_keys()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn all_keys(&self) -> Vec<ServiceKey> {
+        self.inf
+            .services
+            .state()
+            .iter()
+            .map(|s| podutil::key_of(&s.metadata))
+            .collect()
+    }
+
+    async fn reconcile(&self, key: &ServiceKey) -> Result<Action> {
+        let Some(svc) = self
+            .inf
+            .services
+            .get(&ObjectRef::new(&key.1).within(&key.0))
+        else {
+            // Slices are owned by the Service: the garbage collector removes them.
+            self.exp.forget(key);
+            return Ok(Action::Done);
+        };
+        if !caught_up(&self.exp, &self.inf, key) {
+            return Ok(Action::RequeueAfter(CACHE_WAIT));
+        }
+        let existing = owned_slices(&self.inf, &svc, plan::CONTROLLER_NAME);
+        let existing: Vec<&EndpointSlice> = existing.iter().map(|s| s.as_ref()).collect();
+        let plan = if service::selector(&svc).is_none() {
+            // No selector (any more): the slices we wrote must go; mirroring takes over.
+            SlicePlan {
+                delete: existing
+                    .iter()
+                    .filter_map(|s| s.metadata.name.clone())
+                    .collect(),
+                ..SlicePlan::default()
+            }
+        } else {
+            let pods: Vec<Arc<Pod>> = self
+                .inf
+                .pods
+                .state_filter(|p| p.metadata.namespace == svc.metadata.namespace);
+            let nodes: BTreeMap<String, Option<String>> = self
+                .inf
+                .nodes
+                .state()
+                .iter()
+                .map(|n| {
+                    let zone = podutil::labels(&n.metadata).get(plan::ZONE_LABEL).cloned();
+                    (n.metadata.name.clone().unwrap_or_default(), zone)
+                })
+                .collect();
+            plan::plan(&plan::Snapshot {
+                service: &svc,
+                pods: pods.iter().map(|p| p.as_ref()).collect(),
+                nodes: &nodes,
+                existing,
+                max_per_slice: self.max_per_slice,
+            })
+        };
+        if plan.is_empty() {
+            return Ok(Action::Done);
+        }
+        tracing::debug!(service = ?key, creates = plan.create.len(), updates = plan.update.len(), deletes = plan.delete.len(), "writing endpointslices");
+        apply_plan(&self.client, &self.exp, key, plan).await?;
+        Ok(Action::Done)
+    }
+}
+
+/// Mirrors user Endpoints of selectorless Services into slices.
+pub struct MirrorController {
+    client: Client,
+    inf: Informers,
+    max_per_slice: usize,
+    exp: Expectations<ServiceKey>,
+}
+
+impl MirrorController {
+    pub fn new(client: Client, inf: Informers, config: &Config) -> Self {
+        MirrorController {
+            client,
+            inf,
+            max_per_slice: config.max_endpoints_per_slice,
+            exp: Expectations::default(),
+        }
+    }
+}
+
+impl Reconciler for MirrorController {
+    type Key = ServiceKey;
+    const NAME: &'static str = "endpointslicemirroring";
+
+    fn keys_for(&self, change: &Change) -> Vec<ServiceKey> {
+        match change {
+            Change::Applied(Obj::Service(s)) | Change::Deleted(Obj::Service(s)) => {
+                vec![podutil::key_of(&s.metadata)]
+            }
+            Change::Applied(Obj::Endpoints(e)) | Change::Deleted(Obj::Endpoints(e)) => {
+                vec![podutil::key_of(&e.metadata)]
+            }
+            Change::Applied(Obj::EndpointSlice(s)) | Change::Deleted(Obj::EndpointSlice(s)) => {
+                let labels = podutil::labels(&s.metadata);
+                match (labels.get(SERVICE_NAME_LABEL), labels.get(MANAGED_BY_LABEL)) {
+                    (Some(svc), Some(m)) if m == mirror::MIRROR_CONTROLLER_NAME => {
+                        vec![(
+                            s.metadata.namespace.clone().unwrap_or_default(),
+                            svc.clone(),
+                        )]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            Change::Resynced(Kind::Service | Kind::Endpoints | Kind::EndpointSlice) => {
+                self.all_keys()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn all_keys(&self) -> Vec<ServiceKey> {
+        self.inf
+            .services
+            .state()
+            .iter()
+            .map(|s| podutil::key_of(&s.metadata))
+            .collect()
+    }
+
+    async fn reconcile(&self, key: &ServiceKey) -> Result<Action> {
+        let Some(svc) = self
+            .inf
+            .services
+            .get(&ObjectRef::new(&key.1).within(&key.0))
+        else {
+            self.exp.forget(key);
+            return Ok(Action::Done);
+        };
+        if !caught_up(&self.exp, &self.inf, key) {
+            return Ok(Action::RequeueAfter(CACHE_WAIT));
+        }
+        let endpoints = self
+            .inf
+            .endpoints
+            .get(&ObjectRef::new(&key.1).within(&key.0));
+        let existing = owned_slices(&self.inf, &svc, mirror::MIRROR_CONTROLLER_NAME);
+        let existing: Vec<&EndpointSlice> = existing.iter().map(|s| s.as_ref()).collect();
+        let plan = mirror::plan(&svc, endpoints.as_deref(), &existing, self.max_per_slice);
+        if plan.is_empty() {
+            return Ok(Action::Done);
+        }
+        apply_plan(&self.client, &self.exp, key, plan).await?;
+        Ok(Action::Done)
+    }
+}

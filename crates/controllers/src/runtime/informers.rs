@@ -1,0 +1,218 @@
+//! One reflector cache per kind, shared by all controllers, and a broadcast of what changed.
+//!
+//! Caches are read-only snapshots for planning; writes always go to the API server. After a
+//! watch is re-listed (e.g. `410 Gone`), deletions that happened in the gap produce no event,
+//! so every re-list is announced as [`Change::Resynced`] and controllers re-check every key.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The kinds the controllers cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Pod,
+    Service,
+    Endpoints,
+    EndpointSlice,
+    Node,
+    ReplicaSet,
+    Deployment,
+    StatefulSet,
+}
+
+/// A changed object, as the cache now holds it (or held it last, for deletions).
+#[derive(Debug, Clone)]
+pub enum Obj {
+    Pod(Arc<Pod>),
+    Service(Arc<Service>),
+    Endpoints(Arc<Endpoints>),
+    EndpointSlice(Arc<EndpointSlice>),
+    Node(Arc<Node>),
+    ReplicaSet(Arc<ReplicaSet>),
+    Deployment(Arc<Deployment>),
+    StatefulSet(Arc<StatefulSet>),
+}
+
+/// What the informers broadcast to controllers. Controllers only map these to keys.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Applied(Obj),
+    Deleted(Obj),
+    /// A (re-)list of this kind finished: objects may have vanished without a `Deleted`.
+    Resynced(Kind),
+}
+
+/// The shared caches. Cheap to clone (every store is an `Arc` inside).
+#[derive(Clone)]
+pub struct Informers {
+    pub pods: Store<Pod>,
+    pub services: Store<Service>,
+    pub endpoints: Store<Endpoints>,
+    pub slices: Store<EndpointSlice>,
+    pub nodes: Store<Node>,
+    pub replicasets: Store<ReplicaSet>,
+    pub deployments: Store<Deployment>,
+    pub statefulsets: Store<StatefulSet>,
+    changes: broadcast::Sender<Change>,
+}
+
+/// How many changes may queue up for a slow controller before it must resync everything.
+const CHANGE_BUFFER: usize = 8192;
+
+impl Informers {
+    /// Start one watcher per kind (all namespaces). The caches fill in the background; see
+    /// [`Informers::wait_ready`].
+    pub fn start(client: &Client, shutdown: &CancellationToken) -> (Self, Vec<JoinHandle<()>>) {
+        let (changes, _) = broadcast::channel(CHANGE_BUFFER);
+        let mut tasks = Vec::new();
+        let mut spawn = |t| tasks.push(t);
+        let pods = watch_kind(client, Kind::Pod, Obj::Pod, &changes, shutdown, &mut spawn);
+        let services = watch_kind(
+            client,
+            Kind::Service,
+            Obj::Service,
+            &changes,
+            shutdown,
+            &mut spawn,
+        );
+        let endpoints = watch_kind(
+            client,
+            Kind::Endpoints,
+            Obj::Endpoints,
+            &changes,
+            shutdown,
+            &mut spawn,
+        );
+        let slices = watch_kind(
+            client,
+            Kind::EndpointSlice,
+            Obj::EndpointSlice,
+            &changes,
+            shutdown,
+            &mut spawn,
+        );
+        let nodes = watch_kind(
+            client,
+            Kind::Node,
+            Obj::Node,
+            &changes,
+            shutdown,
+            &mut spawn,
+        );
+        let replicasets = watch_kind(
+            client,
+            Kind::ReplicaSet,
+            Obj::ReplicaSet,
+            &changes,
+            shutdown,
+            &mut spawn,
+        );
+        let deployments = watch_kind(
+            client,
+            Kind::Deployment,
+            Obj::Deployment,
+            &changes,
+            shutdown,
+            &mut spawn,
+        );
+        let statefulsets = watch_kind(
+            client,
+            Kind::StatefulSet,
+            Obj::StatefulSet,
+            &changes,
+            shutdown,
+            &mut spawn,
+        );
+        let informers = Informers {
+            pods,
+            services,
+            endpoints,
+            slices,
+            nodes,
+            replicasets,
+            deployments,
+            statefulsets,
+            changes,
+        };
+        (informers, tasks)
+    }
+
+    /// Subscribe before waiting for readiness so no change is missed in between.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    /// Wait until every cache has completed its first list. Controllers must not act before:
+    /// an empty cache would look like "no pods yet" and cause duplicate creates after a restart.
+    pub async fn wait_ready(&self) -> crate::Result<()> {
+        let r = tokio::try_join!(
+            self.pods.wait_until_ready(),
+            self.services.wait_until_ready(),
+            self.endpoints.wait_until_ready(),
+            self.slices.wait_until_ready(),
+            self.nodes.wait_until_ready(),
+            self.replicasets.wait_until_ready(),
+            self.deployments.wait_until_ready(),
+            self.statefulsets.wait_until_ready(),
+        );
+        r.map(|_| ()).map_err(|_| crate::Error::NotReady)
+    }
+}
+
+fn watch_kind<K>(
+    client: &Client,
+    kind: Kind,
+    wrap: fn(Arc<K>) -> Obj,
+    changes: &broadcast::Sender<Change>,
+    shutdown: &CancellationToken,
+    spawn: &mut impl FnMut(JoinHandle<()>),
+) -> Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let api: Api<K> = Api::all(client.clone());
+    let changes = changes.clone();
+    let shutdown = shutdown.clone();
+    spawn(tokio::spawn(async move {
+        // The reflector applies each event to the cache before yielding it, so a controller
+        // woken by a change always reads a cache that already contains it.
+        let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+            .default_backoff();
+        let mut stream = std::pin::pin!(stream);
+        loop {
+            let event = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                e = stream.next() => e,
+            };
+            let change = match event {
+                None => return,
+                Some(Err(e)) => {
+                    tracing::warn!(?kind, error = %e, "watch failed; retrying with backoff");
+                    continue;
+                }
+                Some(Ok(watcher::Event::Apply(o))) => Change::Applied(wrap(Arc::new(o))),
+                Some(Ok(watcher::Event::Delete(o))) => Change::Deleted(wrap(Arc::new(o))),
+                Some(Ok(watcher::Event::InitDone)) => Change::Resynced(kind),
+                // The cache swaps in a re-list at `InitDone`, so the objects of a list are
+                // announced all at once by `Resynced`.
+                Some(Ok(watcher::Event::Init | watcher::Event::InitApply(_))) => continue,
+            };
+            // No subscriber yet is fine: controllers resync on start.
+            let _ = changes.send(change);
+        }
+    }));
+    reader
+}

@@ -1,0 +1,142 @@
+//! The StatefulSet controller: stable pod names `<set>-<ordinal>` with DNS hostnames under the
+//! governing Service, OrderedReady or Parallel management, and status.
+//!
+//! Pod names are deterministic, so a stale cache can only cause `AlreadyExists` (requeue),
+//! never a duplicate pod.
+
+pub mod plan;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, PostParams};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Client};
+
+use crate::events::Recorder;
+use crate::replicaset::{owner_key, patch_status};
+use crate::runtime::{Action, Change, Informers, Kind, Obj, Reconciler};
+use crate::{Error, Result, podutil};
+
+pub type SetKey = (String, String);
+
+pub struct StatefulSetController {
+    client: Client,
+    inf: Informers,
+    events: Recorder,
+}
+
+impl StatefulSetController {
+    pub fn new(client: Client, inf: Informers) -> Self {
+        StatefulSetController {
+            events: Recorder::new(client.clone(), "statefulset-controller"),
+            client,
+            inf,
+        }
+    }
+}
+
+impl Reconciler for StatefulSetController {
+    type Key = SetKey;
+    const NAME: &'static str = "statefulset";
+
+    fn keys_for(&self, change: &Change) -> Vec<SetKey> {
+        match change {
+            Change::Applied(Obj::StatefulSet(s)) | Change::Deleted(Obj::StatefulSet(s)) => {
+                vec![podutil::key_of(&s.metadata)]
+            }
+            Change::Applied(Obj::Pod(p)) | Change::Deleted(Obj::Pod(p)) => {
+                owner_key(&p.metadata, "StatefulSet").into_iter().collect()
+            }
+            Change::Resynced(Kind::StatefulSet | Kind::Pod) => self.all_keys(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn all_keys(&self) -> Vec<SetKey> {
+        self.inf
+            .statefulsets
+            .state()
+            .iter()
+            .map(|s| podutil::key_of(&s.metadata))
+            .collect()
+    }
+
+    async fn reconcile(&self, key: &SetKey) -> Result<Action> {
+        let Some(ss) = self
+            .inf
+            .statefulsets
+            .get(&ObjectRef::new(&key.1).within(&key.0))
+        else {
+            return Ok(Action::Done);
+        };
+        let uid = ss.metadata.uid.clone().unwrap_or_default();
+        let pods: Vec<Arc<Pod>> = self.inf.pods.state_filter(|p| {
+            p.metadata.namespace.as_deref() == Some(key.0.as_str())
+                && podutil::is_controlled_by(&p.metadata, &uid)
+        });
+        let refs: Vec<&Pod> = pods.iter().map(|p| p.as_ref()).collect();
+        let plan = plan::plan(&ss, &refs, Timestamp::now());
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.0);
+        for pod in &plan.create {
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            match api.create(&PostParams::default(), pod).await {
+                Ok(_) => {
+                    let msg = format!("create Pod {name} in StatefulSet {} successful", key.1);
+                    self.events
+                        .normal(
+                            "apps/v1",
+                            "StatefulSet",
+                            &ss.metadata,
+                            "SuccessfulCreate",
+                            msg,
+                        )
+                        .await;
+                }
+                // The cache is behind (or the old pod is still being deleted): look again.
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    return Err(Error::Conflict(format!("pod {name} exists")));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for name in &plan.delete {
+            match api.delete(name, &DeleteParams::default()).await {
+                Ok(_) => {
+                    let msg = format!("delete Pod {name} in StatefulSet {} successful", key.1);
+                    self.events
+                        .normal(
+                            "apps/v1",
+                            "StatefulSet",
+                            &ss.metadata,
+                            "SuccessfulDelete",
+                            msg,
+                        )
+                        .await;
+                }
+                Err(e) => {
+                    let e = Error::from(e);
+                    if !e.is_not_found() {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        if ss.status.as_ref() != Some(&plan.status) {
+            let sapi: Api<StatefulSet> = Api::namespaced(self.client.clone(), &key.0);
+            let status = serde_json::to_value(&plan.status).map_err(|source| Error::Encode {
+                what: "StatefulSet status".into(),
+                source,
+            })?;
+            match patch_status(&sapi, &key.1, status).await {
+                Err(e) if e.is_not_found() => {}
+                r => r?,
+            }
+        }
+        Ok(Action::Done)
+    }
+}

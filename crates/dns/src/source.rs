@@ -1,0 +1,356 @@
+//! Feeds the zone view from the API with kube-rs watchers: Services, discovery.k8s.io/v1
+//! EndpointSlices, Namespaces, and Pods only in `pods verified` mode. One task owns the working
+//! [`ZoneView`], applies every event to it incrementally and publishes immutable snapshots
+//! through a `watch` channel. It only reads the API.
+//!
+//! Consistency rules:
+//! - A (re)list is buffered until its `InitDone` and then swapped in as a diff
+//!   ([`ZoneView::replace_services`] and friends), so a relist after a watch error or a
+//!   `410 Gone` never publishes a view where existing names are missing (no false NXDOMAIN).
+//! - The view is marked synced only when every watched kind has completed its first list;
+//!   before that cluster misses are SERVFAIL.
+//!
+//! Cost: a snapshot is a deep clone of the view (O(objects)): about 0.1 s at 100k Services
+//! (measured, release build). So events are batched: everything already queued is applied
+//! before one publish, and publishes are spaced by a few times the last clone's cost (at most
+//! [`MAX_PUBLISH_DELAY`]), which keeps cloning to a fraction of the feeder's time under a
+//! steady event stream while a small or quiet cluster still sees a change within
+//! milliseconds. Structural sharing in the view would make a publish O(change).
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{BoxStream, SelectAll};
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::config::{Config, PodsMode};
+use crate::error::{Error, Result};
+use crate::zone::ZoneView;
+
+/// Most events applied before a publish, so a flood cannot starve the snapshot forever.
+const MAX_BATCH: usize = 10_000;
+/// Publishes are spaced by this many times the cost of the last clone (see the module docs).
+const CLONE_COST_FACTOR: u32 = 4;
+/// Upper bound on that spacing: a change is visible within this even at huge scale.
+const MAX_PUBLISH_DELAY: Duration = Duration::from_millis(500);
+
+/// One event of one watched kind. Not boxed: each event is moved once from the stream into
+/// the view, so boxing would only add an allocation per event.
+#[allow(clippy::large_enum_variant)]
+enum Change {
+    Namespace(Event<Namespace>),
+    Service(Event<Service>),
+    Slice(Event<EndpointSlice>),
+    Pod(Event<Pod>),
+}
+
+/// Per-kind relist state: the buffered list while a (re)list is in progress.
+struct Relist<K> {
+    buffer: Option<Vec<K>>,
+    synced: bool,
+}
+
+impl<K> Default for Relist<K> {
+    fn default() -> Self {
+        Self {
+            buffer: None,
+            synced: false,
+        }
+    }
+}
+
+/// The applying half: pure with respect to I/O, so it is unit-tested without an API server.
+pub struct Feeder {
+    view: ZoneView,
+    namespaces: Relist<Namespace>,
+    services: Relist<Service>,
+    slices: Relist<EndpointSlice>,
+    /// `None` unless pods are watched (`pods verified`).
+    pods: Option<Relist<Pod>>,
+}
+
+impl Feeder {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            view: ZoneView::unsynced(config),
+            namespaces: Relist::default(),
+            services: Relist::default(),
+            slices: Relist::default(),
+            pods: (config.pods == PodsMode::Verified).then(Relist::default),
+        }
+    }
+
+    pub fn view(&self) -> &ZoneView {
+        &self.view
+    }
+
+    fn apply(&mut self, change: Change) {
+        let v = &mut self.view;
+        match change {
+            Change::Namespace(ev) => step(
+                &mut self.namespaces,
+                ev,
+                v,
+                ZoneView::apply_namespace,
+                |v, n| v.delete_namespace(&n.name_any()),
+                ZoneView::replace_namespaces,
+            ),
+            Change::Service(ev) => step(
+                &mut self.services,
+                ev,
+                v,
+                ZoneView::apply_service,
+                |v, s| v.delete_service(&s.namespace().unwrap_or_default(), &s.name_any()),
+                ZoneView::replace_services,
+            ),
+            Change::Slice(ev) => step(
+                &mut self.slices,
+                ev,
+                v,
+                ZoneView::apply_slice,
+                |v, s| v.delete_slice(&s.namespace().unwrap_or_default(), &s.name_any()),
+                ZoneView::replace_slices,
+            ),
+            Change::Pod(ev) => {
+                if let Some(pods) = &mut self.pods {
+                    step(
+                        pods,
+                        ev,
+                        v,
+                        ZoneView::apply_pod,
+                        |v, p| v.delete_pod(&p.namespace().unwrap_or_default(), &p.name_any()),
+                        ZoneView::replace_pods,
+                    );
+                }
+            }
+        }
+        if !self.view.synced() && self.all_listed() {
+            self.view.mark_synced();
+        }
+    }
+
+    fn all_listed(&self) -> bool {
+        self.namespaces.synced
+            && self.services.synced
+            && self.slices.synced
+            && self.pods.as_ref().is_none_or(|p| p.synced)
+    }
+}
+
+/// Applies one watcher event of a kind: live events at once, a list only when complete.
+fn step<K>(
+    relist: &mut Relist<K>,
+    ev: Event<K>,
+    view: &mut ZoneView,
+    apply: fn(&mut ZoneView, &K),
+    delete: fn(&mut ZoneView, &K),
+    replace: fn(&mut ZoneView, &[K]),
+) {
+    match ev {
+        Event::Apply(k) => apply(view, &k),
+        Event::Delete(k) => delete(view, &k),
+        Event::Init => relist.buffer = Some(Vec::new()),
+        Event::InitApply(k) => relist.buffer.get_or_insert_with(Vec::new).push(k),
+        Event::InitDone => {
+            let list = relist.buffer.take().unwrap_or_default();
+            replace(view, &list);
+            relist.synced = true;
+        }
+    }
+}
+
+fn watch_kind<K>(
+    client: &Client,
+    kind: &'static str,
+    wrap: fn(Event<K>) -> Change,
+) -> BoxStream<'static, (&'static str, std::result::Result<Change, watcher::Error>)>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    watcher(Api::<K>::all(client.clone()), watcher::Config::default())
+        // Errors (including 410 Gone) are retried with backoff; the watcher relists by itself.
+        .default_backoff()
+        .map(move |r| (kind, r.map(wrap)))
+        .boxed()
+}
+
+/// Watches the API and publishes a new snapshot into `tx` after each batch of changes, until
+/// `shutdown`. `tx` should start with [`ZoneView::unsynced`].
+pub async fn run(
+    client: Client,
+    config: Config,
+    tx: watch::Sender<Arc<ZoneView>>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let mut streams: SelectAll<_> = SelectAll::new();
+    streams.push(watch_kind::<Namespace>(
+        &client,
+        "Namespace",
+        Change::Namespace,
+    ));
+    streams.push(watch_kind::<Service>(&client, "Service", Change::Service));
+    streams.push(watch_kind::<EndpointSlice>(
+        &client,
+        "EndpointSlice",
+        Change::Slice,
+    ));
+    if config.pods == PodsMode::Verified {
+        streams.push(watch_kind::<Pod>(&client, "Pod", Change::Pod));
+    }
+    let mut feeder = Feeder::new(&config);
+    let mut published = (feeder.view.generation(), feeder.view.synced());
+    let mut next_publish = Instant::now();
+    tokio::pin!(shutdown);
+    loop {
+        let dirty = (feeder.view.generation(), feeder.view.synced()) != published;
+        let first = tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            ev = streams.next() => Some(ev),
+            () = tokio::time::sleep_until(next_publish), if dirty => None,
+        };
+        if let Some(ev) = first {
+            let Some(ev) = ev else {
+                return Err(Error::WatchEnded("API"));
+            };
+            handle(&mut feeder, ev);
+            // Everything already queued joins this batch: one clone for all of it.
+            let mut n = 1;
+            while n < MAX_BATCH {
+                match streams.next().now_or_never() {
+                    Some(Some(ev)) => handle(&mut feeder, ev),
+                    _ => break,
+                }
+                n += 1;
+            }
+        }
+        let state = (feeder.view.generation(), feeder.view.synced());
+        if state != published && Instant::now() >= next_publish {
+            let started = Instant::now();
+            tx.send_replace(Arc::new(feeder.view.clone()));
+            let cost = started.elapsed();
+            next_publish = Instant::now() + (cost * CLONE_COST_FACTOR).min(MAX_PUBLISH_DELAY);
+            if !published.1 && state.1 {
+                tracing::info!(services = feeder.view.service_count(), "DNS zone synced");
+            }
+            published = state;
+        }
+    }
+}
+
+fn handle(feeder: &mut Feeder, ev: (&'static str, std::result::Result<Change, watcher::Error>)) {
+    match ev {
+        (_, Ok(change)) => feeder.apply(change),
+        (kind, Err(err)) => tracing::warn!(kind, %err, "watch error; retrying"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures;
+
+    fn svc(name: &str) -> Service {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"namespace": "demo", "name": name},
+            "spec": {"clusterIP": "10.96.7.7", "clusterIPs": ["10.96.7.7"], "ports": [{"port": 80}]},
+        }))
+        .unwrap()
+    }
+
+    fn list_all(f: &mut Feeder) {
+        f.apply(Change::Namespace(Event::Init));
+        for n in fixtures::namespaces() {
+            f.apply(Change::Namespace(Event::InitApply(n)));
+        }
+        f.apply(Change::Namespace(Event::InitDone));
+        f.apply(Change::Service(Event::Init));
+        for s in fixtures::services() {
+            f.apply(Change::Service(Event::InitApply(s)));
+        }
+        f.apply(Change::Service(Event::InitDone));
+        assert!(!f.view().synced(), "slices are not listed yet");
+        f.apply(Change::Slice(Event::Init));
+        for s in fixtures::slices() {
+            f.apply(Change::Slice(Event::InitApply(s)));
+        }
+        f.apply(Change::Slice(Event::InitDone));
+    }
+
+    #[test]
+    fn synced_only_after_every_kind_listed() {
+        let mut f = Feeder::new(&Config::default());
+        list_all(&mut f);
+        assert!(f.view().synced());
+        assert!(f.view().service("demo", "web").is_some());
+        assert_eq!(f.view().ready_endpoints("demo", "nginx").len(), 2);
+
+        // Verified pods add a fourth kind to wait for.
+        let mut f = Feeder::new(&Config {
+            pods: PodsMode::Verified,
+            ..Config::default()
+        });
+        list_all(&mut f);
+        assert!(!f.view().synced());
+        f.apply(Change::Pod(Event::Init));
+        f.apply(Change::Pod(Event::InitDone));
+        assert!(f.view().synced());
+    }
+
+    #[test]
+    fn relist_swaps_at_init_done_and_keeps_names_meanwhile() {
+        let mut f = Feeder::new(&Config::default());
+        list_all(&mut f);
+        f.apply(Change::Service(Event::Apply(svc("extra"))));
+        assert!(f.view().service("demo", "extra").is_some());
+        let generation = f.view().generation();
+
+        // A relist (after 410 Gone) that no longer has "extra" and has "late".
+        f.apply(Change::Service(Event::Init));
+        for s in fixtures::services() {
+            f.apply(Change::Service(Event::InitApply(s)));
+            // Until InitDone the old state is intact.
+            assert!(f.view().service("demo", "extra").is_some());
+            assert!(f.view().service("demo", "web").is_some());
+        }
+        f.apply(Change::Service(Event::InitApply(svc("late"))));
+        assert_eq!(
+            f.view().generation(),
+            generation,
+            "nothing applied mid-list"
+        );
+        f.apply(Change::Service(Event::InitDone));
+        assert!(f.view().service("demo", "extra").is_none());
+        assert!(f.view().service("demo", "late").is_some());
+        assert!(f.view().service("demo", "web").is_some());
+        assert!(f.view().synced());
+    }
+
+    #[test]
+    fn unchanged_relist_keeps_the_serial() {
+        let mut f = Feeder::new(&Config::default());
+        list_all(&mut f);
+        let generation = f.view().generation();
+        f.apply(Change::Slice(Event::Init));
+        for s in fixtures::slices() {
+            f.apply(Change::Slice(Event::InitApply(s)));
+        }
+        f.apply(Change::Slice(Event::InitDone));
+        f.apply(Change::Service(Event::Apply(
+            fixtures::services().remove(0),
+        )));
+        assert_eq!(f.view().generation(), generation);
+        f.apply(Change::Service(Event::Delete(
+            fixtures::services().remove(0),
+        )));
+        assert_ne!(f.view().generation(), generation);
+    }
+}
