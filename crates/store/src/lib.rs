@@ -24,11 +24,15 @@ mod watch;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 
 pub use error::{Error, Result};
 pub use memory::MemoryStore;
 pub use model::{EventKind, KeyValue, ListOptions, ListResult, WatchEvent};
 pub use redb_store::{EmbeddedConfig, RedbStore};
+#[cfg(feature = "etcd")]
+pub use etcd::{EtcdConfig, EtcdStore};
 
 use async_trait::async_trait;
 use bytes::Bytes;
