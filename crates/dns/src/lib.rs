@@ -7,16 +7,20 @@
 //! UDP/TCP serving of a published snapshot ([`server`]), the kube-rs watchers that feed the
 //! view ([`source`]), forwarding to upstream resolvers with a TTL cache ([`forward`],
 //! [`cache`]), CoreDNS-named Prometheus metrics ([`metrics`]) and the wiring of it all
-//! ([`run`]). Still to come: the pre-encoded answer cache.
+//! ([`run`]). The hot path parses common queries by hand ([`packet`]) and replays replies
+//! pre-encoded per snapshot ([`precomputed`]).
 //! It only reads the API: DNS never writes any object.
 
 pub mod answer;
 pub mod cache;
 pub mod config;
+pub mod cow;
 pub mod error;
 pub mod forward;
 pub mod metrics;
 pub mod name;
+pub mod packet;
+pub mod precomputed;
 pub mod record;
 pub mod run;
 pub mod server;
@@ -25,8 +29,11 @@ pub mod testing;
 pub mod wire;
 pub mod zone;
 
-#[cfg(test)]
-mod fixtures;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fixtures;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 
 pub use answer::answer;
 pub use config::{Config, Fallthrough, PodsMode, Upstream};
@@ -35,5 +42,5 @@ pub use hickory_proto::rr::{DNSClass, RecordType};
 pub use record::{Answer, Next, RData, Rcode, Rr};
 pub use run::{Running, start};
 pub use server::{Handler, Server};
-pub use wire::{Transport, respond};
+pub use wire::{Transport, respond, respond_uncached};
 pub use zone::ZoneView;

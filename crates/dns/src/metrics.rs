@@ -3,7 +3,7 @@
 //! `coredns_dns_request_duration_seconds` histogram; plus the HTTP endpoint that serves them
 //! with `/health` and `/ready` (200 only once the zone has synced, like CoreDNS's `ready`).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,14 +33,22 @@ struct Histogram {
     count: u64,
 }
 
+/// Counters of one listener. Keys stay in their compact form; names are rendered at scrape
+/// time, so counting a query allocates nothing.
+#[derive(Default)]
+struct ServerStats {
+    /// (proto, family, type) → count
+    requests: HashMap<(&'static str, u8, Option<RecordType>), u64>,
+    /// rcode (the header's 4 bits) → count
+    responses: [u64; 16],
+    /// type → histogram
+    durations: HashMap<Option<RecordType>, Histogram>,
+}
+
 #[derive(Default)]
 struct Inner {
-    /// (server, proto, family, type) → count
-    requests: BTreeMap<(String, &'static str, u8, String), u64>,
-    /// (server, rcode) → count
-    responses: BTreeMap<(String, String), u64>,
-    /// (server, type) → histogram
-    durations: BTreeMap<(String, String), Histogram>,
+    /// server label → its counters
+    servers: HashMap<String, ServerStats>,
 }
 
 /// One query as the metrics see it.
@@ -78,25 +86,21 @@ impl Metrics {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
         };
-        let qtype = o
-            .qtype
-            .map_or_else(|| "other".to_string(), |t| t.to_string());
+        let secs = o.elapsed.as_secs_f64();
         let mut inner = self.lock();
-        *inner
+        // Only a listener's first query allocates its label.
+        let stats = match inner.servers.get_mut(o.server) {
+            Some(stats) => stats,
+            None => inner.servers.entry(o.server.to_string()).or_default(),
+        };
+        *stats
             .requests
-            .entry((o.server.to_string(), proto, o.family, qtype.clone()))
+            .entry((proto, o.family, o.qtype))
             .or_default() += 1;
         if let Some(rcode) = o.rcode {
-            *inner
-                .responses
-                .entry((o.server.to_string(), rcode_name(rcode)))
-                .or_default() += 1;
+            stats.responses[usize::from(rcode & 0x0f)] += 1;
         }
-        let secs = o.elapsed.as_secs_f64();
-        let h = inner
-            .durations
-            .entry((o.server.to_string(), qtype))
-            .or_default();
+        let h = stats.durations.entry(o.qtype).or_default();
         for (slot, le) in h.counts.iter_mut().zip(buckets()) {
             if secs <= le {
                 *slot += 1;
@@ -106,13 +110,32 @@ impl Metrics {
         h.count += 1;
     }
 
-    /// The Prometheus text exposition format (version 0.0.4).
+    /// The Prometheus text exposition format (version 0.0.4), series sorted by their labels.
     pub fn render(&self) -> String {
         let inner = self.lock();
+        let type_name =
+            |t: &Option<RecordType>| t.map_or_else(|| "other".to_string(), |t| t.to_string());
+        let mut requests = Vec::new();
+        let mut responses = Vec::new();
+        let mut durations = Vec::new();
+        for (server, stats) in &inner.servers {
+            for ((proto, family, qtype), n) in &stats.requests {
+                requests.push((server, *proto, *family, type_name(qtype), *n));
+            }
+            for (rcode, n) in (0u8..).zip(stats.responses).filter(|(_, n)| *n > 0) {
+                responses.push((server, rcode_name(rcode), n));
+            }
+            for (qtype, h) in &stats.durations {
+                durations.push((server, type_name(qtype), h));
+            }
+        }
+        requests.sort_unstable_by(|a, b| (a.0, a.1, a.2, &a.3).cmp(&(b.0, b.1, b.2, &b.3)));
+        responses.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        durations.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         let mut out = String::new();
         out.push_str("# HELP coredns_dns_requests_total Counter of DNS requests made per zone, protocol and family.\n");
         out.push_str("# TYPE coredns_dns_requests_total counter\n");
-        for ((server, proto, family, qtype), n) in &inner.requests {
+        for (server, proto, family, qtype, n) in &requests {
             let _ = writeln!(
                 out,
                 "coredns_dns_requests_total{{server=\"{server}\",zone=\".\",view=\"\",proto=\"{proto}\",family=\"{family}\",type=\"{qtype}\"}} {n}"
@@ -120,7 +143,7 @@ impl Metrics {
         }
         out.push_str("# HELP coredns_dns_responses_total Counter of response status codes.\n");
         out.push_str("# TYPE coredns_dns_responses_total counter\n");
-        for ((server, rcode), n) in &inner.responses {
+        for (server, rcode, n) in &responses {
             let _ = writeln!(
                 out,
                 "coredns_dns_responses_total{{server=\"{server}\",zone=\".\",view=\"\",rcode=\"{rcode}\",plugin=\"\"}} {n}"
@@ -128,7 +151,7 @@ impl Metrics {
         }
         out.push_str("# HELP coredns_dns_request_duration_seconds Histogram of the time (in seconds) each request took per zone.\n");
         out.push_str("# TYPE coredns_dns_request_duration_seconds histogram\n");
-        for ((server, qtype), h) in &inner.durations {
+        for (server, qtype, h) in &durations {
             let labels = format!("server=\"{server}\",zone=\".\",view=\"\",type=\"{qtype}\"");
             for (n, le) in h.counts.iter().zip(buckets()) {
                 let _ = writeln!(

@@ -1,8 +1,12 @@
 //! Wire handling: turns a query packet into a response packet with hickory-proto. Owns the
 //! server-level rules of dns-spec.md §7: FORMERR/NOTIMP for packets we cannot answer, EDNS0
 //! echo and BADVERS, truncation with TC to 512 bytes / the EDNS size / 64 KiB, and A/AAAA
-//! rotation. Never panics on input. This is the slow, general path; the pre-encoded answer
-//! cache will sit in front of it.
+//! rotation. Never panics on input.
+//!
+//! [`process`] is the hot path: a query of the common shape ([`crate::packet`]) is answered
+//! from the snapshot's pre-encoded replies ([`crate::precomputed`]) when it can be, and the
+//! general path [`process_uncached`] (hickory-proto decode, answer building, encode) fills
+//! that cache. Both give byte-identical replies.
 //!
 //! Answers that need an upstream (out-of-zone names, fallthrough misses, ExternalName targets
 //! outside the zone) come back from [`process`] as a [`Pending`], so the I/O stays in the
@@ -14,6 +18,7 @@ use hickory_proto::rr::{self, DNSClass, Name, Record, RecordType};
 
 use crate::answer::answer;
 use crate::error::{Error, Result};
+use crate::packet;
 use crate::record::{Answer, Next, RData, Rcode, Rr};
 use crate::zone::ZoneView;
 
@@ -39,7 +44,22 @@ pub fn respond(
     transport: Transport,
     rotation: usize,
 ) -> Option<Vec<u8>> {
-    match process(view, packet, transport, rotation)?.step {
+    local(process(view, packet, transport, rotation)?)
+}
+
+/// [`respond`] without the pre-encoded answer cache: the general path alone (benchmarks and
+/// the differential tests).
+pub fn respond_uncached(
+    view: &ZoneView,
+    packet: &[u8],
+    transport: Transport,
+    rotation: usize,
+) -> Option<Vec<u8>> {
+    local(process_uncached(view, packet, transport, rotation)?)
+}
+
+fn local(p: Processed) -> Option<Vec<u8>> {
+    match p.step {
         Step::Reply(bytes) => Some(bytes),
         Step::Upstream(pending) => pending.local(),
     }
@@ -161,7 +181,32 @@ fn servfail(reply: &Message) -> Option<Vec<u8>> {
 
 /// Handles one query packet as far as the zone can: the reply, or what to ask upstream.
 /// Returns `None` when nothing should be sent: too short to carry an ID, or not a query.
+/// Replies come from the snapshot's answer cache when possible (see the module docs).
 pub fn process(
+    view: &ZoneView,
+    packet: &[u8],
+    transport: Transport,
+    rotation: usize,
+) -> Option<Processed> {
+    let Some(query) = packet::parse(packet) else {
+        return process_uncached(view, packet, transport, rotation);
+    };
+    let cache = view.answer_cache();
+    if let Some(reply) = cache.render(&query, transport, rotation) {
+        return Some(Processed {
+            qtype: Some(RecordType::from(query.qtype)),
+            step: Step::Reply(reply),
+        });
+    }
+    let processed = process_uncached(view, packet, transport, rotation)?;
+    if let Step::Reply(reply) = &processed.step {
+        cache.insert(&query, transport, reply, rotation);
+    }
+    Some(processed)
+}
+
+/// [`process`] by the general path only: decode with hickory-proto, build, encode.
+pub fn process_uncached(
     view: &ZoneView,
     packet: &[u8],
     transport: Transport,

@@ -4,7 +4,7 @@
 //! 100k Services as with ten. The view is published as an immutable snapshot; the watcher owns
 //! a working copy and applies events to it with the `apply_*`/`delete_*` methods.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,7 +13,9 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use crate::config::{Config, PodsMode};
+use crate::cow::{PerNamespace, ShardedMap, ns_entry, ns_mut};
 use crate::name::dashed_ip;
+use crate::precomputed::AnswerCache;
 
 /// Label that ties an EndpointSlice to its Service, whoever manages the slice.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -90,7 +92,9 @@ pub struct PtrEntry {
     pub source: PtrSource,
 }
 
-/// Immutable-by-convention snapshot of everything DNS answers from.
+/// Immutable-by-convention snapshot of everything DNS answers from. Cloning it (publishing a
+/// snapshot) is cheap: the maps are copy-on-write ([`crate::cow`]), so the working copy and
+/// the snapshots share everything a change has not touched.
 #[derive(Debug, Clone)]
 pub struct ZoneView {
     config: Config,
@@ -99,15 +103,18 @@ pub struct ZoneView {
     /// Counts changes, so the feeder knows whether there is anything to publish (the serial has
     /// one-second resolution).
     generation: u64,
-    namespaces: HashSet<String>,
-    services: HashMap<String, HashMap<String, ServiceData>>,
-    slices: HashMap<String, HashMap<String, SliceData>>,
-    endpoints: HashMap<String, HashMap<String, ServiceEndpoints>>,
-    reverse: HashMap<IpAddr, Vec<PtrEntry>>,
+    namespaces: Arc<HashSet<String>>,
+    services: PerNamespace<ServiceData>,
+    slices: PerNamespace<SliceData>,
+    endpoints: PerNamespace<ServiceEndpoints>,
+    reverse: ShardedMap<IpAddr, Vec<PtrEntry>>,
     /// `verified` pods only: pod IP → namespaces of the (non-deleting) pods holding it.
-    pod_ips: HashMap<IpAddr, Vec<String>>,
+    pod_ips: ShardedMap<IpAddr, Vec<String>>,
     /// `verified` pods only: (ns, pod) → indexed IP, to undo an earlier apply.
-    pods: HashMap<String, HashMap<String, IpAddr>>,
+    pods: PerNamespace<IpAddr>,
+    /// Replies pre-encoded from this very view. A clone starts empty and every change empties
+    /// it, so no reply outlives the data it came from.
+    answers: AnswerCache,
 }
 
 impl ZoneView {
@@ -120,13 +127,14 @@ impl ZoneView {
             synced: false,
             serial: now_serial(),
             generation: 0,
-            namespaces: HashSet::new(),
-            services: HashMap::new(),
-            slices: HashMap::new(),
-            endpoints: HashMap::new(),
-            reverse: HashMap::new(),
-            pod_ips: HashMap::new(),
-            pods: HashMap::new(),
+            namespaces: Arc::default(),
+            services: PerNamespace::new(),
+            slices: PerNamespace::new(),
+            endpoints: PerNamespace::new(),
+            reverse: ShardedMap::new(),
+            pod_ips: ShardedMap::new(),
+            pods: PerNamespace::new(),
+            answers: AnswerCache::new(),
         }
     }
 
@@ -158,6 +166,7 @@ impl ZoneView {
 
     pub fn mark_synced(&mut self) {
         self.synced = true;
+        self.answers.clear();
     }
 
     /// SOA serial: Unix time of the last change applied.
@@ -168,6 +177,7 @@ impl ZoneView {
     /// Pins the serial (golden tests, or a caller with its own clock).
     pub fn set_serial(&mut self, serial: u32) {
         self.serial = serial;
+        self.answers.clear();
     }
 
     /// Whether `ns` exists and is exposed. A namespace that only shows up through its Services
@@ -203,7 +213,7 @@ impl ZoneView {
 
     /// Number of Services indexed (for metrics and tests).
     pub fn service_count(&self) -> usize {
-        self.services.values().map(HashMap::len).sum()
+        self.services.values().map(|m| m.len()).sum()
     }
 
     /// Number of changes applied so far.
@@ -211,9 +221,15 @@ impl ZoneView {
         self.generation
     }
 
+    /// The pre-encoded replies of this snapshot.
+    pub fn answer_cache(&self) -> &AnswerCache {
+        &self.answers
+    }
+
     fn touch(&mut self) {
         self.serial = now_serial();
         self.generation += 1;
+        self.answers.clear();
     }
 
     fn exposed_key<'a>(
@@ -229,14 +245,17 @@ impl ZoneView {
         if let Some(name) = ns.metadata.name.as_deref() {
             let name = name.to_ascii_lowercase();
             // A relist re-applies every namespace; only a new one moves the serial.
-            if self.config.namespace_exposed(&name) && self.namespaces.insert(name) {
+            if self.config.namespace_exposed(&name) && !self.namespaces.contains(&name) {
+                Arc::make_mut(&mut self.namespaces).insert(name);
                 self.touch();
             }
         }
     }
 
     pub fn delete_namespace(&mut self, name: &str) {
-        if self.namespaces.remove(&name.to_ascii_lowercase()) {
+        let name = name.to_ascii_lowercase();
+        if self.namespaces.contains(&name) {
+            Arc::make_mut(&mut self.namespaces).remove(&name);
             self.touch();
         }
     }
@@ -254,7 +273,7 @@ impl ZoneView {
         let name = data.name.clone();
         self.remove_service_ptrs(&ns, &name);
         self.add_service_ptrs(&data);
-        self.services.entry(ns).or_default().insert(name, data);
+        ns_entry(&mut self.services, ns).insert(name, data);
         self.touch();
     }
 
@@ -264,7 +283,7 @@ impl ZoneView {
             return;
         }
         self.remove_service_ptrs(&ns, &name);
-        if let Some(m) = self.services.get_mut(&ns) {
+        if let Some(m) = ns_mut(&mut self.services, &ns) {
             m.remove(&name);
             if m.is_empty() {
                 self.services.remove(&ns);
@@ -302,7 +321,7 @@ impl ZoneView {
             return;
         };
         for ep in &data.ready {
-            self.reverse.entry(ep.ip).or_default().push(PtrEntry {
+            self.reverse.entry_or_default(ep.ip).push(PtrEntry {
                 namespace: ns.clone(),
                 service: data.service.clone(),
                 source: PtrSource::Endpoint {
@@ -312,13 +331,8 @@ impl ZoneView {
             });
         }
         let svc = data.service.clone();
-        self.slices
-            .entry(ns.clone())
-            .or_default()
-            .insert(name.clone(), data);
-        self.endpoints
-            .entry(ns.clone())
-            .or_default()
+        ns_entry(&mut self.slices, ns.clone()).insert(name.clone(), data);
+        ns_entry(&mut self.endpoints, ns.clone())
             .entry(svc.clone())
             .or_default()
             .slices
@@ -328,7 +342,11 @@ impl ZoneView {
     }
 
     pub fn delete_slice(&mut self, ns: &str, name: &str) {
-        let Some(old) = self.slices.get_mut(ns).and_then(|m| m.remove(name)) else {
+        // Look first: writing would copy the namespace's map out of the published snapshot.
+        if self.slices.get(ns).is_none_or(|m| !m.contains_key(name)) {
+            return;
+        }
+        let Some(old) = ns_mut(&mut self.slices, ns).and_then(|m| m.remove(name)) else {
             return;
         };
         for ep in &old.ready {
@@ -337,11 +355,7 @@ impl ZoneView {
                     && matches!(&e.source, PtrSource::Endpoint { slice, .. } if slice == name)
             });
         }
-        if let Some(e) = self
-            .endpoints
-            .get_mut(ns)
-            .and_then(|m| m.get_mut(&old.service))
-        {
+        if let Some(e) = ns_mut(&mut self.endpoints, ns).and_then(|m| m.get_mut(&old.service)) {
             e.slices.remove(name);
         }
         self.recompute_endpoints(ns, &old.service);
@@ -370,14 +384,17 @@ impl ZoneView {
         }
         self.delete_pod(&ns, &name);
         if let Some(ip) = ip {
-            self.pod_ips.entry(ip).or_default().push(ns.clone());
-            self.pods.entry(ns).or_default().insert(name, ip);
+            self.pod_ips.entry_or_default(ip).push(ns.clone());
+            ns_entry(&mut self.pods, ns).insert(name, ip);
             self.touch();
         }
     }
 
     pub fn delete_pod(&mut self, ns: &str, name: &str) {
-        let Some(ip) = self.pods.get_mut(ns).and_then(|m| m.remove(name)) else {
+        if self.pods.get(ns).is_none_or(|m| !m.contains_key(name)) {
+            return;
+        }
+        let Some(ip) = ns_mut(&mut self.pods, ns).and_then(|m| m.remove(name)) else {
             return;
         };
         if let Some(list) = self.pod_ips.get_mut(&ip) {
@@ -440,7 +457,7 @@ impl ZoneView {
     fn add_service_ptrs(&mut self, data: &ServiceData) {
         if let ServiceKind::ClusterIp(ips) = &data.kind {
             for ip in ips {
-                let list = self.reverse.entry(*ip).or_default();
+                let list = self.reverse.entry_or_default(*ip);
                 // ClusterIP sources stay ahead of endpoint sources.
                 let at = list
                     .iter()
@@ -483,7 +500,10 @@ impl ZoneView {
     }
 
     fn recompute_endpoints(&mut self, ns: &str, svc: &str) {
-        let Some(by_svc) = self.endpoints.get_mut(ns) else {
+        if self.endpoints.get(ns).is_none_or(|m| !m.contains_key(svc)) {
+            return;
+        }
+        let Some(by_svc) = ns_mut(&mut self.endpoints, ns) else {
             return;
         };
         let Some(entry) = by_svc.get_mut(svc) else {
@@ -524,10 +544,7 @@ fn namespaced_keys<'a>(
 }
 
 /// Keys of a two-level map that are not in `keep`.
-fn stale_keys<V>(
-    map: &HashMap<String, HashMap<String, V>>,
-    keep: &HashSet<(String, String)>,
-) -> Vec<(String, String)> {
+fn stale_keys<V>(map: &PerNamespace<V>, keep: &HashSet<(String, String)>) -> Vec<(String, String)> {
     map.iter()
         .flat_map(|(ns, m)| m.keys().map(move |n| (ns.clone(), n.clone())))
         .filter(|k| !keep.contains(k))
