@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# svcplane's API benchmark, in one run: durable creates/s against raw etcd puts (alternating
+# rounds), watch fan-out delay, and RSS; writes docs/benchmarks.md.
+#
+#   bench/run.sh           the real run (~2 min after the build), writes docs/benchmarks.md
+#   bench/run.sh --quick   a <1 min check that the tooling works; prints the report instead
+#
+# Installs etcd-server, etcd-client and protobuf-compiler from Debian when missing. Every server
+# listens on a free loopback port with a data dir in a temp dir; everything started here is
+# stopped by its PID on exit, and the temp dir removed.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+QUICK=0
+case "${1:-}" in
+    "") ;;
+    --quick) QUICK=1 ;;
+    *) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
+esac
+
+if ((QUICK)); then
+    CLIENTS=16 DURATION=2s WARMUP=0.5s ROUNDS=1 SINGLE=1s WATCHERS=100 EVENTS=20 RATE=20
+else
+    CLIENTS=64 DURATION=10s WARMUP=1s ROUNDS=2 SINGLE=5s WATCHERS=1000 EVENTS=200 RATE=20
+fi
+
+log() { printf '\n== %s\n' "$*"; }
+
+# --- tools -----------------------------------------------------------------------------------
+if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null || ! command -v protoc >/dev/null; then
+    log "installing etcd-server, etcd-client, protobuf-compiler"
+    SUDO=""
+    [[ $(id -u) == 0 ]] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq etcd-server etcd-client protobuf-compiler
+fi
+
+log "building release binaries"
+cargo build --release -p svcplane -p bench
+SVCPLANE=$ROOT/target/release/svcplane
+BENCH=$ROOT/target/release/apibench
+
+# One socket per watcher in both apibench and the server.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+if (($(ulimit -n) < WATCHERS + 256)); then
+    echo "the open-files limit ($(ulimit -n)) is too low for $WATCHERS watchers" >&2
+    exit 1
+fi
+
+# --- processes -------------------------------------------------------------------------------
+TMP=$(mktemp -d -t svcplane-bench.XXXXXX)
+PIDS=()
+
+stop() { # PID: SIGTERM, then SIGKILL if it is still there after 5 s
+    local pid=$1
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do stop "$pid"; done
+    rm -rf "$TMP"
+    if [[ -n ${RAISED_AUTOGROUP:-} ]]; then
+        echo "$OLD_AUTOGROUP" >"/proc/$$/autogroup" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# On a shared machine, other tenants' builds would take CPU from whichever server is being
+# measured: run everything from here on (servers and clients alike) at a higher priority, when
+# allowed. With autogroup scheduling, niceness only ranks processes within their session, so the
+# session's autogroup is raised too (and put back on exit). The report says what was in force,
+# and how busy the rest of the machine was all the same.
+PRIORITY="default"
+if renice -n -10 -p $$ >/dev/null 2>&1; then
+    PRIORITY="nice $(nice)"
+    OLD_AUTOGROUP=$(awk '{print $3}' "/proc/$$/autogroup" 2>/dev/null || true)
+    if [[ -n $OLD_AUTOGROUP ]] && echo -10 >"/proc/$$/autogroup" 2>/dev/null; then
+        PRIORITY="$PRIORITY, autogroup nice -10"
+        RAISED_AUTOGROUP=1
+    fi
+fi
+
+start_etcd() {
+    local client peer
+    client=$("$BENCH" free-port)
+    peer=$("$BENCH" free-port)
+    ETCD_URL=http://127.0.0.1:$client
+    # Default settings otherwise: in particular no --unsafe-no-fsync, so every put is durable.
+    etcd --name bench --data-dir "$TMP/etcd" \
+        --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
+        --listen-peer-urls "http://127.0.0.1:$peer" \
+        --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+        --initial-cluster "bench=http://127.0.0.1:$peer" --initial-cluster-state new \
+        --logger zap --log-level warn >"$TMP/etcd.log" 2>&1 &
+    ETCD_PID=$!
+    PIDS+=("$ETCD_PID")
+    for _ in $(seq 100); do
+        if ETCDCTL_API=3 etcdctl --endpoints="$ETCD_URL" endpoint health >/dev/null 2>&1; then
+            return 0
+        fi
+        kill -0 "$ETCD_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "etcd did not become healthy:" >&2
+    cat "$TMP/etcd.log" >&2
+    exit 1
+}
+
+start_svcplane() { # DATA_DIR [FLAGS...]: sets SVC_PID, SVC_URL and SVC_KUBECONFIG
+    local dir=$1
+    shift
+    RUST_LOG=warn "$SVCPLANE" server --data-dir "$dir" --listen 127.0.0.1:0 "$@" \
+        >"$dir.log" 2>&1 &
+    SVC_PID=$!
+    PIDS+=("$SVC_PID")
+    SVC_URL=""
+    for _ in $(seq 300); do
+        SVC_URL=$(sed -n 's/^svcplane API server listening on //p' "$dir.log")
+        [[ -n $SVC_URL ]] && break
+        kill -0 "$SVC_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ -z $SVC_URL ]]; then
+        echo "svcplane did not start:" >&2
+        cat "$dir.log" >&2
+        exit 1
+    fi
+    SVC_KUBECONFIG=$dir/kubeconfig
+}
+
+RESULTS=$TMP/results.jsonl
+etcd_puts() { # LABEL [FLAGS...]
+    local label=$1
+    shift
+    "$BENCH" etcd-puts --endpoints "$ETCD_URL" --server-pid "$ETCD_PID" --warmup "$WARMUP" \
+        --json "$RESULTS" --label "$label" "$@"
+}
+creates() { # LABEL [FLAGS...]
+    local label=$1
+    shift
+    "$BENCH" creates --url "$SVC_URL" --kubeconfig "$SVC_KUBECONFIG" --server-pid "$SVC_PID" \
+        --warmup "$WARMUP" --json "$RESULTS" --label "$label" "$@"
+}
+watch_fanout() { # LABEL
+    "$BENCH" watch-fanout --url "$SVC_URL" --kubeconfig "$SVC_KUBECONFIG" --server-pid "$SVC_PID" \
+        --watchers "$WATCHERS" --events "$EVENTS" --rate "$RATE" --json "$RESULTS" --label "$1"
+}
+rss() { # PID PROCESS LABEL
+    "$BENCH" rss --pid "$1" --process "$2" --label "$3" --json "$RESULTS"
+}
+
+# --- the run ---------------------------------------------------------------------------------
+log "starting etcd and two svcplane servers (HTTPS, and plain HTTP for the TLS comparison)"
+start_etcd
+mkdir -p "$TMP/svcplane"
+start_svcplane "$TMP/svcplane/plain" --insecure-http
+PLAIN_PID=$SVC_PID PLAIN_URL=$SVC_URL PLAIN_KUBECONFIG=$SVC_KUBECONFIG
+start_svcplane "$TMP/svcplane/tls"
+sleep 2
+rss "$SVC_PID" svcplane idle
+rss "$ETCD_PID" etcd idle
+
+plain() { # run a function against the plain-HTTP server
+    SVC_PID=$PLAIN_PID SVC_URL=$PLAIN_URL SVC_KUBECONFIG=$PLAIN_KUBECONFIG "$@"
+}
+
+# Alternate the servers so that noise from the shared machine hits them alike; the plain-HTTP
+# server takes the same load as the HTTPS one, so its store grows alike too.
+for round in $(seq "$ROUNDS"); do
+    log "round $round: $CLIENTS clients, $DURATION each"
+    etcd_puts "round $round" --clients "$CLIENTS" --duration "$DURATION"
+    creates "round $round" --clients "$CLIENTS" --duration "$DURATION"
+    plain creates "plain HTTP (no TLS)" --clients "$CLIENTS" --duration "$DURATION"
+done
+
+log "one client at a time: the latency of a single durable write"
+etcd_puts "1 client" --clients 1 --duration "$SINGLE"
+creates "1 client" --clients 1 --duration "$SINGLE"
+
+log "svcplane over HTTP/1.1, one connection per client"
+creates "HTTP/1.1, a connection per client" --clients "$CLIENTS" --duration "$DURATION" --proto h1
+
+log "watch fan-out: $WATCHERS watchers, $EVENTS events at $RATE/s"
+watch_fanout "HTTPS"
+plain watch_fanout "plain HTTP (no TLS)"
+
+rss "$SVC_PID" svcplane "after load"
+rss "$ETCD_PID" etcd "after load"
+
+# --- the report ------------------------------------------------------------------------------
+COMMAND="bench/run.sh${1:+ $1}"
+if ((QUICK)); then OUT=$TMP/benchmarks.md; else OUT=$ROOT/docs/benchmarks.md; fi
+mkdir -p "$(dirname "$OUT")"
+"$BENCH" report --results "$RESULTS" --out "$OUT" --command "$COMMAND" \
+    --etcd-version "$(etcd --version | head -1)" \
+    --commit "$(git describe --always --dirty 2>/dev/null || echo unknown)" \
+    --date "$(date -u '+%Y-%m-%d %H:%M UTC')" --priority "$PRIORITY"
+if ((QUICK)); then cat "$OUT"; fi

@@ -1,0 +1,105 @@
+//! Recorded measurements: one JSON line each, appended by the subcommands during a run and read
+//! back by `report`, so the document is rendered from exactly what was measured.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::Output;
+use crate::cpu::CpuUse;
+use crate::stats::Percentiles;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "bench", rename_all = "kebab-case")]
+pub enum Record {
+    Load(LoadResult),
+    Watch(WatchResult),
+    Rss(RssResult),
+}
+
+/// A closed-loop write load (svcplane creates or etcd puts).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadResult {
+    pub label: String,
+    /// `svcplane` or `etcd`.
+    pub target: String,
+    /// How the clients reach the server, e.g. `HTTPS, HTTP/2, 1 connection`.
+    pub transport: String,
+    pub clients: usize,
+    /// The measured window (after the warm-up).
+    pub seconds: f64,
+    pub ops: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub rate: f64,
+    pub latency: Percentiles,
+    /// CPU use during the window.
+    pub cpu: CpuUse,
+}
+
+/// Watch fan-out delays.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WatchResult {
+    pub label: String,
+    pub transport: String,
+    pub watchers: usize,
+    pub events: usize,
+    /// Writes per second.
+    pub rate: f64,
+    /// Seconds to open every watch.
+    pub setup_s: f64,
+    /// (watcher, event) pairs seen, and expected.
+    pub deliveries: u64,
+    pub expected: u64,
+    /// Watch streams that ended or failed before the end of the measurement.
+    pub broken_watches: u64,
+    /// From just before the write was sent to the watcher seeing the event.
+    pub from_write: Percentiles,
+    /// From the write's acknowledgement (0 when the watcher saw it first).
+    pub from_ack: Percentiles,
+    /// Deliveries that arrived before the writer had its acknowledgement.
+    pub before_ack: u64,
+    /// Latency of the writes themselves.
+    pub write_latency: Percentiles,
+    /// CPU use from the first measured write to the end of the deliveries (`cpu_seconds` long).
+    pub cpu: CpuUse,
+    pub cpu_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RssResult {
+    pub label: String,
+    pub process: String,
+    pub rss_kib: u64,
+    pub hwm_kib: u64,
+}
+
+/// Appends `record` to the `--json` file, if one was given.
+pub fn record(out: &Output, record: Record) -> Result<()> {
+    let Some(path) = &out.json else {
+        return Ok(());
+    };
+    let mut line = serde_json::to_vec(&record)?;
+    line.push(b'\n');
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(&line))
+        .with_context(|| format!("appending to {}", path.display()))
+}
+
+pub fn read_all(path: &Path) -> Result<Vec<Record>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line)
+                .with_context(|| format!("{}: line {}", path.display(), i + 1))
+        })
+        .collect()
+}
