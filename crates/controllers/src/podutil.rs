@@ -135,6 +135,15 @@ pub fn labels(meta: &ObjectMeta) -> &BTreeMap<String, String> {
     meta.labels.as_ref().unwrap_or(&EMPTY)
 }
 
+/// The keys of every object in a watch cache.
+pub fn keys<K>(store: &kube::runtime::reflector::Store<K>) -> Vec<(String, String)>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Default,
+{
+    store.state().iter().map(|o| key_of(o.meta())).collect()
+}
+
 /// `namespace/name` for logs and keys.
 pub fn key_of(meta: &ObjectMeta) -> (String, String) {
     (

@@ -178,12 +178,7 @@ impl Reconciler for DeploymentController {
     }
 
     fn all_keys(&self) -> Vec<DeployKey> {
-        self.inf
-            .deployments
-            .state()
-            .iter()
-            .map(|d| podutil::key_of(&d.metadata))
-            .collect()
+        podutil::keys(&self.inf.deployments)
     }
 
     async fn reconcile(&self, key: &DeployKey) -> Result<Action> {

@@ -79,12 +79,7 @@ impl Reconciler for EndpointsController {
     }
 
     fn all_keys(&self) -> Vec<ServiceKey> {
-        self.inf
-            .services
-            .state()
-            .iter()
-            .map(|s| podutil::key_of(&s.metadata))
-            .collect()
+        podutil::keys(&self.inf.services)
     }
 
     async fn reconcile(&self, key: &ServiceKey) -> Result<Action> {

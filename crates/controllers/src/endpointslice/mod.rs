@@ -182,12 +182,7 @@ impl Reconciler for SliceController {
     }
 
     fn all_keys(&self) -> Vec<ServiceKey> {
-        self.inf
-            .services
-            .state()
-            .iter()
-            .map(|s| podutil::key_of(&s.metadata))
-            .collect()
+        podutil::keys(&self.inf.services)
     }
 
     async fn reconcile(&self, key: &ServiceKey) -> Result<Action> {
@@ -297,12 +292,7 @@ impl Reconciler for MirrorController {
     }
 
     fn all_keys(&self) -> Vec<ServiceKey> {
-        self.inf
-            .services
-            .state()
-            .iter()
-            .map(|s| podutil::key_of(&s.metadata))
-            .collect()
+        podutil::keys(&self.inf.services)
     }
 
     async fn reconcile(&self, key: &ServiceKey) -> Result<Action> {

@@ -84,12 +84,7 @@ impl Reconciler for ReplicaSetController {
     }
 
     fn all_keys(&self) -> Vec<RsKey> {
-        self.inf
-            .replicasets
-            .state()
-            .iter()
-            .map(|r| podutil::key_of(&r.metadata))
-            .collect()
+        podutil::keys(&self.inf.replicasets)
     }
 
     async fn reconcile(&self, key: &RsKey) -> Result<Action> {

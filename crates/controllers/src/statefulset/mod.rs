@@ -58,12 +58,7 @@ impl Reconciler for StatefulSetController {
     }
 
     fn all_keys(&self) -> Vec<SetKey> {
-        self.inf
-            .statefulsets
-            .state()
-            .iter()
-            .map(|s| podutil::key_of(&s.metadata))
-            .collect()
+        podutil::keys(&self.inf.statefulsets)
     }
 
     async fn reconcile(&self, key: &SetKey) -> Result<Action> {
