@@ -27,6 +27,11 @@ pub struct AgentFlags {
 }
 
 impl AgentFlags {
+    /// Whether these flags turn the node agent off (`--nodes 0`).
+    pub fn is_off(&self) -> bool {
+        self.nodes == 0
+    }
+
     fn config(&self) -> agent::Config {
         agent::Config {
             nodes: self.nodes,

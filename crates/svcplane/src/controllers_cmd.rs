@@ -20,6 +20,11 @@ pub struct ControllerFlags {
 }
 
 impl ControllerFlags {
+    /// Whether these flags turn the controllers off.
+    pub fn is_off(&self) -> bool {
+        self.no_controllers
+    }
+
     fn config(&self) -> controllers::Config {
         controllers::Config {
             disabled: self.no_controllers,

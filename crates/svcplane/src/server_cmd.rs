@@ -1,5 +1,12 @@
 //! `svcplane server`: the API server on the embedded store (or on etcd, with `--etcd-servers`),
 //! then the in-process clients of it.
+//!
+//! Several replicas can share one etcd. The API server and the DNS (read-only) run on every
+//! replica; the controllers and the node agent write, so they run only on the replica that holds
+//! the `kube-system/svcplane-controllers` Lease (kube-controller-manager's `--leader-elect`).
+//! On the embedded store there is one process by construction (redb locks its file), so the
+//! election is skipped there: a restart after a crash would otherwise wait a lease duration for
+//! its own dead predecessor's lease to run out.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -35,6 +42,66 @@ pub struct ServerArgs {
     // `large_enum_variant` counts every flag.
     #[command(flatten)]
     etcd: Box<EtcdFlags>,
+    #[command(flatten)]
+    leader_election: Box<LeaderElectionFlags>,
+}
+
+/// kube-controller-manager's leader election flags, for the controllers and the node agent.
+#[derive(clap::Args)]
+struct LeaderElectionFlags {
+    /// Run the controllers and the node agent only while holding the leader Lease, so that
+    /// replicas on one etcd never run two sets. Takes effect with `--etcd-servers` only: the
+    /// embedded store serves a single process.
+    #[arg(
+        long,
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    leader_elect: bool,
+    /// How long the others wait, from the leader's last renewal they saw, before taking over.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    leader_elect_lease_duration: Duration,
+    /// How long the leader keeps failing to renew before it stops; less than the lease duration.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    leader_elect_renew_deadline: Duration,
+    /// Time between tries to acquire or renew the Lease.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    leader_elect_retry_period: Duration,
+    /// Name of the Lease elected on.
+    #[arg(long, default_value = election::DEFAULT_NAME)]
+    leader_elect_resource_name: String,
+    /// Namespace of the Lease elected on.
+    #[arg(long, default_value = election::DEFAULT_NAMESPACE)]
+    leader_elect_resource_namespace: String,
+    /// This replica's name in the Lease; must be unique among replicas.
+    /// [default: <hostname>_<random UUID>]
+    #[arg(long)]
+    leader_elect_identity: Option<String>,
+}
+
+impl LeaderElectionFlags {
+    /// The election to run, validated; `None` when there is none (see the module doc).
+    fn config(&self, on_etcd: bool) -> anyhow::Result<Option<election::Config>> {
+        if !self.leader_elect {
+            return Ok(None);
+        }
+        let config = election::Config {
+            namespace: self.leader_elect_resource_namespace.clone(),
+            name: self.leader_elect_resource_name.clone(),
+            identity: self
+                .leader_elect_identity
+                .clone()
+                .unwrap_or_else(election::default_identity),
+            lease_duration: self.leader_elect_lease_duration,
+            renew_deadline: self.leader_elect_renew_deadline,
+            retry_period: self.leader_elect_retry_period,
+        };
+        // Checked even where it is skipped, so a flag mistake shows before it matters.
+        config.validate()?;
+        Ok(on_etcd.then_some(config))
+    }
 }
 
 /// kube-apiserver's etcd flags. Without `--etcd-servers` the store is the data dir's file.
@@ -98,12 +165,40 @@ async fn open_store(data_dir: &Path, etcd: &EtcdFlags) -> anyhow::Result<Arc<dyn
     Ok(Arc::new(store))
 }
 
+/// What only the leader runs: the controllers and the node agent, until `leading` is cancelled.
+async fn leader_work(
+    flags: Arc<(controllers_cmd::ControllerFlags, agent_cmd::AgentFlags)>,
+    client: kube::Client,
+    leading: CancellationToken,
+) {
+    let (controllers, agent) = &*flags;
+    let mut tasks = Vec::new();
+    match controllers_cmd::start_in_server(controllers, client.clone(), leading.clone()).await {
+        Ok(started) => tasks.extend(started),
+        Err(e) => tracing::error!(error = %e, "starting the controllers failed"),
+    }
+    match agent_cmd::start_in_server(agent, client, leading).await {
+        Ok(started) => tasks.extend(started),
+        Err(e) => tracing::error!(error = %e, "starting the node agent failed"),
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if args.insecure_http && !args.listen.ip().is_loopback() {
         anyhow::bail!(
             "--insecure-http serves without authentication and is only allowed on a loopback address"
         );
     }
+    // A replica with nothing to lead stays out of the election, so it never holds the Lease
+    // while the controllers and agent run nowhere.
+    let nothing_to_lead = args.controllers.is_off() && args.agent.is_off();
+    let election = args
+        .leader_election
+        .config(!args.etcd.etcd_servers.is_empty())?
+        .filter(|_| !nothing_to_lead);
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data dir {}", args.data_dir.display()))?;
     let store = open_store(&args.data_dir, &args.etcd).await?;
@@ -116,22 +211,43 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     println!("svcplane API server listening on {}", running.url);
 
     let client = crate::client_from_kubeconfig(&running.kubeconfig).await?;
+    // The clients stop first, while the API still serves: the leader releases its Lease
+    // through it on the way out.
+    let stop_clients = shutdown.child_token();
     let mut tasks = Vec::new();
-    tasks.extend(
-        controllers_cmd::start_in_server(&args.controllers, client.clone(), shutdown.clone())
-            .await?,
-    );
-    tasks.extend(agent_cmd::start_in_server(&args.agent, client.clone(), shutdown.clone()).await?);
-    tasks.extend(dns_cmd::start_in_server(&args.dns, client, shutdown.clone()).await?);
+    let flags = Arc::new((args.controllers, args.agent));
+    let work = {
+        let client = client.clone();
+        move |leading| leader_work(flags.clone(), client.clone(), leading)
+    };
+    match election {
+        // In the background: the kubeconfig line below must not wait for the election.
+        Some(config) => {
+            tracing::info!(
+                lease = %format!("{}/{}", config.namespace, config.name),
+                identity = %config.identity,
+                "controllers and node agent run under leader election"
+            );
+            let (client, stop) = (client.clone(), stop_clients.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = election::run(config, client, stop, work).await {
+                    tracing::error!(error = %e, "leader election stopped");
+                }
+            }));
+        }
+        None => tasks.push(tokio::spawn(work(stop_clients.clone()))),
+    }
+    tasks.extend(dns_cmd::start_in_server(&args.dns, client, stop_clients.clone()).await?);
 
     // Tests and scripts read the lines above and this one, which comes last, to find the server.
     println!("export KUBECONFIG={}", running.kubeconfig.display());
     crate::shutdown_signal().await;
     tracing::info!("shutting down");
-    shutdown.cancel();
+    stop_clients.cancel();
     for task in tasks {
         let _ = task.await;
     }
+    shutdown.cancel();
     let _ = running.task.await;
     Ok(())
 }

@@ -141,7 +141,7 @@ async fn two_replicas_share_one_etcd() -> Result<()> {
     let Some(etcd) = EtcdCluster::start_or_skip(1)? else {
         return Ok(());
     };
-    // Controllers run on one replica only: without leader election two sets would race.
+    // B runs neither controllers nor agent, so it stays out of the election and A leads.
     let a = server_on(&etcd, &[])?;
     let b = server_on(&etcd, &["--no-controllers"])?;
     let (client_a, client_b) = (a.client().await?, b.client().await?);
