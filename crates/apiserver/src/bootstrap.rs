@@ -1,12 +1,9 @@
 //! What every cluster has from its first start: the system namespaces, the `kubernetes` and
-//! `kube-dns` Services at their well-known ClusterIPs, and a repair pass that frees IPs and
-//! ports whose Service was never stored (a crash between allocation and write).
+//! `kube-dns` Services at their well-known ClusterIPs.
 
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, Result};
-use crate::ipalloc::Allocator;
-use crate::object;
 use crate::registry::{Registry, WriteOptions};
 
 pub const SYSTEM_NAMESPACES: &[&str] =
@@ -71,52 +68,5 @@ pub async fn run(registry: &Registry, api_port: u16) -> Result<()> {
                            {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}]},
     });
     ensure(registry, "v1", "Service", Some("kube-system"), kube_dns).await?;
-    repair_allocations(registry, &registry.alloc).await
-}
-
-/// Free allocations whose owner Service does not hold them.
-async fn repair_allocations(registry: &Registry, alloc: &Allocator) -> Result<()> {
-    let services = rt("v1", "Service");
-    let allocations = alloc
-        .allocations()
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    for (key, owner) in allocations {
-        let Some((ns, name)) = owner.split_once('/') else {
-            continue;
-        };
-        let value = key.rsplit('/').next().unwrap_or_default();
-        let held = match registry.get(services, Some(ns), name).await {
-            Ok(svc) => holds(&svc, value),
-            Err(ApiError::NotFound { .. }) => false,
-            Err(e) => return Err(e),
-        };
-        if !held {
-            tracing::info!(key, owner, "releasing an allocation no Service holds");
-            alloc.release_key(&key).await;
-        }
-    }
     Ok(())
-}
-
-fn holds(svc: &Value, value: &str) -> bool {
-    let ips = svc
-        .pointer("/spec/clusterIPs")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let ports = svc
-        .pointer("/spec/ports")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    ips.iter().any(|ip| ip.as_str() == Some(value))
-        || ports.iter().any(|p| {
-            p.get("nodePort")
-                .and_then(Value::as_i64)
-                .map(|n| n.to_string())
-                .as_deref()
-                == Some(value)
-        })
-        || object::name(svc).is_none()
 }

@@ -288,19 +288,19 @@ impl Ctx<'_> {
     }
 
     fn object_response(&self, code: StatusCode, obj: &Value, warnings: &[String]) -> Response {
-        let body = match self.form() {
+        let mut response = match self.form() {
             ResponseForm::Table(include) if self.sub().is_none() => {
                 let rv = crate::object::resource_version(obj).unwrap_or_default();
-                tables::table(
+                let table = tables::table(
                     self.rt(),
                     std::slice::from_ref(obj),
                     json!({"resourceVersion": rv}),
                     include,
-                )
+                );
+                json_response(code, &table)
             }
-            _ => obj.clone(),
+            _ => json_response(code, obj),
         };
-        let mut response = json_response(code, &body);
         for w in warnings {
             if let Ok(v) = HeaderValue::from_str(&format!("299 - {w:?}")) {
                 response.headers_mut().append(header::WARNING, v);

@@ -14,7 +14,10 @@ mod namespaces;
 mod object;
 mod openapi;
 mod patch;
+#[cfg(test)]
+mod perf_tests;
 mod registry;
+mod repair;
 mod request;
 mod services;
 mod tables;
@@ -146,6 +149,7 @@ pub async fn start(
         server_address: addr.to_string(),
         shutdown: shutdown.clone(),
     });
+    tokio::spawn(repair::run(registry.clone(), shutdown.clone()));
     tokio::spawn(namespaces::run(registry, shutdown.clone()));
     let router = http::router(app);
     let task = tokio::spawn(serve(listener, acceptor, router, shutdown));

@@ -52,11 +52,10 @@ pub fn record(obj: &mut Value, manager: &str, op: Operation, subresource: Option
         entry["subresource"] = json!(sub);
     }
     let meta = object::meta_mut(obj);
-    let mut entries: Vec<Value> = meta
-        .get("managedFields")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let mut entries: Vec<Value> = match meta.remove("managedFields") {
+        Some(Value::Array(entries)) => entries,
+        _ => Vec::new(),
+    };
     entries.retain(|e| {
         !(e["manager"] == manager
             && e["operation"] == op.as_str()
@@ -95,17 +94,20 @@ fn field_set(obj: &Value, subresource: Option<&str>) -> Value {
         if !owned {
             continue;
         }
-        let child = if k == "metadata" {
-            let mut meta = v.clone();
-            if let Some(m) = meta.as_object_mut() {
-                m.retain(|key, _| !SYSTEM_METADATA.contains(&key.as_str()));
+        let child = match v {
+            Value::Object(meta) if k == "metadata" => {
+                let mut out = Map::new();
+                for (key, child) in meta {
+                    if !SYSTEM_METADATA.contains(&key.as_str()) {
+                        out.insert(format!("f:{key}"), fields_of(child));
+                    }
+                }
+                if out.is_empty() {
+                    continue;
+                }
+                Value::Object(out)
             }
-            if meta.as_object().is_some_and(Map::is_empty) {
-                continue;
-            }
-            fields_of(&meta)
-        } else {
-            fields_of(v)
+            _ => fields_of(v),
         };
         out.insert(format!("f:{k}"), child);
     }

@@ -32,12 +32,58 @@ pub fn from_kv(kv: &KeyValue) -> Result<Value> {
     Ok(obj)
 }
 
+/// The stored form of `obj`: without its resourceVersion.
 pub fn to_bytes(obj: &Value) -> Bytes {
+    if obj.pointer("/metadata/resourceVersion").is_none() {
+        return Bytes::from(serde_json::to_vec(obj).expect("JSON values serialize"));
+    }
     let mut obj = obj.clone();
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("resourceVersion");
     }
     Bytes::from(serde_json::to_vec(&obj).expect("JSON values serialize"))
+}
+
+/// [`to_bytes`] of an object the caller is about to store: its resourceVersion is removed in
+/// place (no copy), to be set again with [`set_resource_version`] from the write's revision.
+pub fn to_stored_bytes(obj: &mut Value) -> Bytes {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("resourceVersion");
+    }
+    Bytes::from(serde_json::to_vec(obj).expect("JSON values serialize"))
+}
+
+/// Whether a stored object is being deleted (`metadata.deletionTimestamp` set), read without
+/// building the whole object: only the metadata's deletionTimestamp is kept.
+pub fn stored_is_deleting(kv: &KeyValue) -> Result<bool> {
+    // The stored form is serde_json's output, which writes keys unescaped: without the key in
+    // the bytes there is no deletionTimestamp, and nothing to parse.
+    const KEY: &[u8] = b"\"deletionTimestamp\"";
+    if !kv
+        .value
+        .windows(KEY.len())
+        .any(|w| w[1] == b'd' && w == KEY)
+    {
+        return Ok(false);
+    }
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        #[serde(default)]
+        metadata: Option<Metadata>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        #[serde(default, rename = "deletionTimestamp")]
+        deletion_timestamp: Option<Value>,
+    }
+    let stored: Stored = serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError::Internal(format!("stored object at {} is corrupt: {e}", kv.key)))?;
+    Ok(stored
+        .metadata
+        .and_then(|m| m.deletion_timestamp)
+        .as_ref()
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty()))
 }
 
 pub fn set_resource_version(obj: &mut Value, rev: i64) {
@@ -147,5 +193,34 @@ mod tests {
         };
         assert!(!String::from_utf8_lossy(&kv.value).contains("resourceVersion"));
         assert_eq!(resource_version(&from_kv(&kv).unwrap()), Some("9"));
+        let mut in_hand = obj.clone();
+        assert_eq!(to_stored_bytes(&mut in_hand), kv.value);
+        assert_eq!(resource_version(&in_hand), None);
+    }
+
+    #[test]
+    fn deletion_is_read_from_the_stored_bytes() {
+        let kv = |obj: Value| KeyValue {
+            key: "k".into(),
+            value: to_bytes(&obj),
+            create_revision: 1,
+            mod_revision: 1,
+        };
+        let deleting = json!({"metadata": {"name": "a", "deletionTimestamp": "2024-01-01T00:00:00Z"},
+            "spec": {"finalizers": ["kubernetes"]}});
+        for (obj, want) in [
+            (deleting, true),
+            (
+                json!({"metadata": {"name": "a"}, "status": {"phase": "Active"}}),
+                false,
+            ),
+            (json!({"metadata": {"deletionTimestamp": ""}}), false),
+            (json!({"metadata": {"deletionTimestamp": null}}), false),
+            (json!({"kind": "Namespace"}), false),
+        ] {
+            let stored = kv(obj.clone());
+            assert_eq!(stored_is_deleting(&stored).unwrap(), want, "{obj}");
+            assert_eq!(is_deleting(&from_kv(&stored).unwrap()), want, "{obj}");
+        }
     }
 }

@@ -314,11 +314,19 @@ impl Registry {
         } else {
             services::Allocated::default()
         };
-        match self.store.create(&key, object::to_bytes(&obj)).await {
-            Ok(kv) => Ok(Written {
-                object: object::from_kv(&kv)?,
-                created: true,
-            }),
+        // The object in hand is what is stored: it only lacks the resourceVersion.
+        match self
+            .store
+            .create(&key, object::to_stored_bytes(&mut obj))
+            .await
+        {
+            Ok(kv) => {
+                object::set_resource_version(&mut obj, kv.mod_revision);
+                Ok(Written {
+                    object: obj,
+                    created: true,
+                })
+            }
             Err(e) => {
                 allocated.release(&self.alloc).await;
                 Err(match e {
@@ -531,7 +539,7 @@ impl Registry {
             .store
             .update(
                 &object::key(rt, ns, name),
-                object::to_bytes(&new),
+                object::to_stored_bytes(&mut new),
                 Some(old_rev),
             )
             .await
@@ -540,8 +548,9 @@ impl Registry {
                 if rt.kind == "Service" {
                     services::release_dropped(&self.alloc, old, &new).await;
                 }
+                object::set_resource_version(&mut new, kv.mod_revision);
                 Ok(Written {
-                    object: object::from_kv(&kv)?,
+                    object: new,
                     created: false,
                 })
             }
@@ -685,8 +694,7 @@ impl Registry {
         match self.store.get(&object::key(ns_rt, None, ns)).await? {
             None => Err(ApiError::not_found(ns_rt, ns)),
             Some(kv) => {
-                let obj = object::from_kv(&kv)?;
-                if object::is_deleting(&obj) {
+                if object::stored_is_deleting(&kv)? {
                     Err(ApiError::Forbidden(format!(
                         "unable to create new content in namespace {ns} because it is being terminated"
                     )))

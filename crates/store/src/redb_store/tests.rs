@@ -248,3 +248,107 @@ fn acknowledged_key(line: &str) -> Option<String> {
     let key = line.strip_suffix('\n')?.strip_prefix("ACK ")?;
     Some(key.to_owned())
 }
+
+// ---- restart time after a crash ----
+
+const RESTART_CHILD_ENV: &str = "STORE_RESTART_CHILD_PATH";
+const RESTART_CHILD_TEST: &str = "redb_store::tests::restart_child";
+
+fn restart_objects() -> usize {
+    std::env::var("STORE_RESTART_OBJECTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+/// The child of the restart probe: creates `restart_objects()` objects of ~1.3 KiB from 64
+/// tasks, prints `FILLED`, then keeps writing until it is killed.
+#[test]
+fn restart_child() {
+    let Some(path) = std::env::var_os(RESTART_CHILD_ENV).map(PathBuf::from) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let mut config = EmbeddedConfig::default();
+        if let Ok(quick_repair) = std::env::var("STORE_RESTART_QUICK_REPAIR") {
+            config.quick_repair = quick_repair == "1";
+        }
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&path, config).unwrap());
+        let objects = restart_objects();
+        let value = Bytes::from("x".repeat(1300));
+        let tasks = 64;
+        let fill: Vec<_> = (0..tasks)
+            .map(|task| {
+                let store = Arc::clone(&store);
+                let value = value.clone();
+                tokio::spawn(async move {
+                    for i in (task..objects).step_by(tasks) {
+                        let key = format!("/registry/configmaps/default/object-{i:07}");
+                        store.create(&key, value.clone()).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in fill {
+            task.await.unwrap();
+        }
+        println!("FILLED");
+        for i in 0.. {
+            let key = format!("/registry/configmaps/default/more-{i:07}");
+            store.create(&key, value.clone()).await.unwrap();
+        }
+    });
+}
+
+/// How long the store takes to open after `kill -9` with `restart_objects()` objects (100k by
+/// default): the restart-to-serving budget is 2 s. A probe, run by hand:
+/// `cargo test --release -p store restart_after_kill -- --ignored --nocapture`.
+#[test]
+#[ignore = "a timing probe that writes ~150 MB"]
+fn restart_after_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            RESTART_CHILD_TEST,
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(RESTART_CHILD_ENV, &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "child exited");
+        // libtest may print "test … ... " before the line on the same line.
+        if line.trim_end().ends_with("FILLED") {
+            break;
+        }
+    }
+    let filled = started.elapsed();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let size = std::fs::metadata(&path).unwrap().len();
+    let opening = std::time::Instant::now();
+    let store = RedbStore::open(&path, EmbeddedConfig::default()).unwrap();
+    let opened = opening.elapsed();
+    eprintln!(
+        "filled {} objects in {filled:?}; file {} MB; reopened after kill -9 in {opened:?}",
+        restart_objects(),
+        size / 1_000_000
+    );
+    drop(store);
+    assert!(opened < std::time::Duration::from_secs(2));
+}
