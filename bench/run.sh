@@ -1,40 +1,77 @@
 #!/usr/bin/env bash
-# svcplane's API benchmark, in one run: durable creates/s against raw etcd puts (alternating
-# rounds), watch fan-out delay, and RSS; writes docs/benchmarks.md.
+# svcplane's benchmarks, in one run, written to docs/benchmarks.md:
+# - API: durable creates/s against raw etcd puts (alternating rounds), watch fan-out, RSS;
+# - DNS: svcplane's DNS against Knot, NSD, Unbound, BIND 9, dnsmasq and a fixed-answer
+#   responder on the same generated cluster (dnsperf, server and client pinned to separate
+#   cores), a correctness gate, per-type costs, write-to-answer propagation and RSS.
 #
-#   bench/run.sh           the real run (~2 min after the build), writes docs/benchmarks.md
-#   bench/run.sh --quick   a <1 min check that the tooling works; prints the report instead
+#   bench/run.sh                  both parts (~25 min after the build), writes docs/benchmarks.md
+#   bench/run.sh --only api|dns   one part; the page keeps the other part's last results
+#   bench/run.sh --quick          a few minutes' check that the tooling works; prints the report
+#   bench/run.sh --dns-sizes "1000 100000"   the cluster sizes of the DNS part
 #
-# Installs etcd-server, etcd-client and protobuf-compiler from Debian when missing. Every server
-# listens on a free loopback port with a data dir in a temp dir; everything started here is
-# stopped by its PID on exit, and the temp dir removed.
+# Installs etcd, dnsperf and the peer DNS servers from Debian when missing (with starts of their
+# system services refused). Every server listens on a free loopback port with its config and
+# data in a temp dir; everything started here is stopped by its PID on exit, and the temp dir
+# removed. The raw results of the last real run of each part are kept in bench/results/.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-QUICK=0
-case "${1:-}" in
-    "") ;;
-    --quick) QUICK=1 ;;
-    *) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
-esac
+QUICK=0 ONLY="" DNS_SIZES="1000 100000"
+ARGS=("$@")
+while (($#)); do
+    case $1 in
+        --quick) QUICK=1 ;;
+        --only) ONLY=${2:-}; shift ;;
+        --dns-sizes) DNS_SIZES=${2:-}; shift ;;
+        *) echo "usage: bench/run.sh [--quick] [--only api|dns] [--dns-sizes \"N...\"]" >&2; exit 2 ;;
+    esac
+    shift
+done
+case $ONLY in "" | api | dns) ;; *) echo "--only takes api or dns" >&2; exit 2 ;; esac
+run_api() { [[ $ONLY != dns ]]; }
+run_dns() { [[ $ONLY != api ]]; }
 
 if ((QUICK)); then
     CLIENTS=16 DURATION=2s WARMUP=0.5s ROUNDS=1 SINGLE=1s WATCHERS=100 EVENTS=20 RATE=20
+    DNS_SIZES=200 DNS_ROUNDS=1 DNS_SECONDS=2 DNS_LAT_SECONDS=1 DNS_FLIPS=20
 else
     CLIENTS=64 DURATION=10s WARMUP=1s ROUNDS=2 SINGLE=5s WATCHERS=1000 EVENTS=200 RATE=20
+    DNS_ROUNDS=4 DNS_SECONDS=10 DNS_LAT_SECONDS=5 DNS_FLIPS=200
 fi
 
 log() { printf '\n== %s\n' "$*"; }
 
 # --- tools -----------------------------------------------------------------------------------
-if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null || ! command -v protoc >/dev/null; then
-    log "installing etcd-server, etcd-client, protobuf-compiler"
+NEEDED=()
+command -v protoc >/dev/null || NEEDED+=(protobuf-compiler)
+if run_api; then
+    command -v etcd >/dev/null || NEEDED+=(etcd-server)
+    command -v etcdctl >/dev/null || NEEDED+=(etcd-client)
+fi
+if run_dns; then
+    for tool in dnsperf:dnsperf knotd:knot nsd:nsd unbound:unbound named:bind9 \
+        dnsmasq:dnsmasq-base dig:bind9-dnsutils taskset:util-linux gnuplot:gnuplot-nox; do
+        command -v "${tool%%:*}" >/dev/null || NEEDED+=("${tool#*:}")
+    done
+fi
+if ((${#NEEDED[@]})); then
+    log "installing ${NEEDED[*]}"
     SUDO=""
     [[ $(id -u) == 0 ]] || SUDO=sudo
+    # The peers are run by hand below: their packages must not start system instances. A
+    # policy-rc.d exiting 101 makes invoke-rc.d refuse every start; one already there is kept.
+    ADDED_POLICY=0
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+        $SUDO chmod +x /usr/sbin/policy-rc.d
+        ADDED_POLICY=1
+    fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq etcd-server etcd-client protobuf-compiler
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${NEEDED[@]}"
+    if ((ADDED_POLICY)); then $SUDO rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 log "building release binaries"
@@ -44,7 +81,7 @@ BENCH=$ROOT/target/release/apibench
 
 # One socket per watcher in both apibench and the server.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-if (($(ulimit -n) < WATCHERS + 256)); then
+if run_api && (($(ulimit -n) < WATCHERS + 256)); then
     echo "the open-files limit ($(ulimit -n)) is too low for $WATCHERS watchers" >&2
     exit 1
 fi
@@ -138,7 +175,6 @@ start_svcplane() { # DATA_DIR [FLAGS...]: sets SVC_PID, SVC_URL and SVC_KUBECONF
     SVC_KUBECONFIG=$dir/kubeconfig
 }
 
-RESULTS=$TMP/results.jsonl
 etcd_puts() { # LABEL [FLAGS...]
     local label=$1
     shift
@@ -159,50 +195,87 @@ rss() { # PID PROCESS LABEL
     "$BENCH" rss --pid "$1" --process "$2" --label "$3" --json "$RESULTS"
 }
 
-# --- the run ---------------------------------------------------------------------------------
-log "starting etcd and two svcplane servers (HTTPS, and plain HTTP for the TLS comparison)"
-start_etcd
-mkdir -p "$TMP/svcplane"
-start_svcplane "$TMP/svcplane/plain" --insecure-http
-PLAIN_PID=$SVC_PID PLAIN_URL=$SVC_URL PLAIN_KUBECONFIG=$SVC_KUBECONFIG
-start_svcplane "$TMP/svcplane/tls"
-sleep 2
-rss "$SVC_PID" svcplane idle
-rss "$ETCD_PID" etcd idle
+# --- the API part -----------------------------------------------------------------------------
+api_part() {
+    log "starting etcd and two svcplane servers (HTTPS, and plain HTTP for the TLS comparison)"
+    start_etcd
+    mkdir -p "$TMP/svcplane"
+    start_svcplane "$TMP/svcplane/plain" --insecure-http
+    PLAIN_PID=$SVC_PID PLAIN_URL=$SVC_URL PLAIN_KUBECONFIG=$SVC_KUBECONFIG
+    start_svcplane "$TMP/svcplane/tls"
+    sleep 2
+    rss "$SVC_PID" svcplane idle
+    rss "$ETCD_PID" etcd idle
 
-plain() { # run a function against the plain-HTTP server
-    SVC_PID=$PLAIN_PID SVC_URL=$PLAIN_URL SVC_KUBECONFIG=$PLAIN_KUBECONFIG "$@"
+    plain() { # run a function against the plain-HTTP server
+        SVC_PID=$PLAIN_PID SVC_URL=$PLAIN_URL SVC_KUBECONFIG=$PLAIN_KUBECONFIG "$@"
+    }
+
+    # Alternate the servers so that noise from the shared machine hits them alike; the plain-HTTP
+    # server takes the same load as the HTTPS one, so its store grows alike too.
+    for round in $(seq "$ROUNDS"); do
+        log "round $round: $CLIENTS clients, $DURATION each"
+        etcd_puts "round $round" --clients "$CLIENTS" --duration "$DURATION"
+        creates "round $round" --clients "$CLIENTS" --duration "$DURATION"
+        plain creates "plain HTTP (no TLS)" --clients "$CLIENTS" --duration "$DURATION"
+    done
+
+    log "one client at a time: the latency of a single durable write"
+    etcd_puts "1 client" --clients 1 --duration "$SINGLE"
+    creates "1 client" --clients 1 --duration "$SINGLE"
+
+    log "svcplane over HTTP/1.1, one connection per client"
+    creates "HTTP/1.1, a connection per client" --clients "$CLIENTS" --duration "$DURATION" --proto h1
+
+    log "watch fan-out: $WATCHERS watchers, $EVENTS events at $RATE/s"
+    watch_fanout "HTTPS"
+    plain watch_fanout "plain HTTP (no TLS)"
+
+    rss "$SVC_PID" svcplane "after load"
+    rss "$ETCD_PID" etcd "after load"
+
 }
 
-# Alternate the servers so that noise from the shared machine hits them alike; the plain-HTTP
-# server takes the same load as the HTTPS one, so its store grows alike too.
-for round in $(seq "$ROUNDS"); do
-    log "round $round: $CLIENTS clients, $DURATION each"
-    etcd_puts "round $round" --clients "$CLIENTS" --duration "$DURATION"
-    creates "round $round" --clients "$CLIENTS" --duration "$DURATION"
-    plain creates "plain HTTP (no TLS)" --clients "$CLIENTS" --duration "$DURATION"
-done
+# --- the DNS part -----------------------------------------------------------------------------
+# shellcheck source=bench/dns.sh
+source "$ROOT/bench/dns.sh"
 
-log "one client at a time: the latency of a single durable write"
-etcd_puts "1 client" --clients 1 --duration "$SINGLE"
-creates "1 client" --clients 1 --duration "$SINGLE"
-
-log "svcplane over HTTP/1.1, one connection per client"
-creates "HTTP/1.1, a connection per client" --clients "$CLIENTS" --duration "$DURATION" --proto h1
-
-log "watch fan-out: $WATCHERS watchers, $EVENTS events at $RATE/s"
-watch_fanout "HTTPS"
-plain watch_fanout "plain HTTP (no TLS)"
-
-rss "$SVC_PID" svcplane "after load"
-rss "$ETCD_PID" etcd "after load"
+# --- the run -----------------------------------------------------------------------------------
+mkdir -p "$TMP/results"
+if run_api; then
+    RESULTS=$TMP/results/api.jsonl
+    api_part
+fi
+if run_dns; then
+    RESULTS=$TMP/results/dns.jsonl
+    for size in $DNS_SIZES; do dns_size "$size"; done
+fi
 
 # --- the report ------------------------------------------------------------------------------
-COMMAND="bench/run.sh${1:+ $1}"
-if ((QUICK)); then OUT=$TMP/benchmarks.md; else OUT=$ROOT/docs/benchmarks.md; fi
-mkdir -p "$(dirname "$OUT")"
-"$BENCH" report --results "$RESULTS" --out "$OUT" --command "$COMMAND" \
-    --etcd-version "$(etcd --version | head -1)" \
+# A real run keeps its raw results, so that `--only` can render the other part's last ones.
+if ((!QUICK)); then
+    mkdir -p "$ROOT/bench/results"
+    for part in api dns; do
+        [[ -f $TMP/results/$part.jsonl ]] && cp "$TMP/results/$part.jsonl" "$ROOT/bench/results/"
+        [[ -f $ROOT/bench/results/$part.jsonl ]] && cp "$ROOT/bench/results/$part.jsonl" "$TMP/results/"
+    done
+fi
+COMMAND="bench/run.sh${ARGS[*]:+ ${ARGS[*]}}"
+if ((QUICK)); then
+    OUT=$TMP/benchmarks.md PLOT_DIR=$TMP PLOT_LINK=.
+else
+    OUT=$ROOT/docs/benchmarks.md PLOT_DIR=$ROOT/bench/results PLOT_LINK=../bench/results
+fi
+mkdir -p "$(dirname "$OUT")" "$PLOT_DIR"
+REPORT_INPUTS=()
+for part in api dns; do
+    [[ -f $TMP/results/$part.jsonl ]] && REPORT_INPUTS+=(--results "$TMP/results/$part.jsonl")
+done
+ETCD_VERSION=unknown
+command -v etcd >/dev/null && ETCD_VERSION=$(etcd --version | head -1)
+"$BENCH" report "${REPORT_INPUTS[@]}" --out "$OUT" --command "$COMMAND" \
+    --etcd-version "$ETCD_VERSION" \
+    --dns-versions "$(dns_versions)" --plot-dir "$PLOT_DIR" --plot-link "$PLOT_LINK" \
     --commit "$(git describe --always --dirty 2>/dev/null || echo unknown)" \
     --date "$(date -u '+%Y-%m-%d %H:%M UTC')" --priority "$PRIORITY"
 if ((QUICK)); then cat "$OUT"; fi

@@ -1,16 +1,20 @@
-//! apibench: svcplane's API benchmark. Each subcommand measures one thing against a server that
-//! is already running (bench/run.sh starts the servers and runs these in one sequence):
-//! durable creates over HTTP, raw etcd puts as the anchor, watch fan-out delay, and RSS; `report`
-//! turns the recorded results into docs/benchmarks.md.
+//! apibench: svcplane's API and DNS benchmarks. Each subcommand measures one thing against a
+//! server that is already running (bench/run.sh starts the servers and runs these in one
+//! sequence): durable creates over HTTP, raw etcd puts as the anchor, watch fan-out delay, RSS,
+//! and for DNS the workload files, loading, the correctness gate, dnsperf runs and propagation;
+//! `report` turns the recorded results into docs/benchmarks.md.
 
 mod client;
 mod cpu;
 mod creates;
+mod dns;
+mod dns_plot;
 mod etcd;
 mod kubeconfig;
 mod load;
 mod procfs;
 mod report;
+mod report_dns;
 mod results;
 mod stats;
 mod watch;
@@ -42,6 +46,18 @@ enum Command {
     FreePort,
     /// Render recorded results as Markdown (docs/benchmarks.md).
     Report(report::Args),
+    /// Write a cluster-shaped DNS workload: zone files, peer data, dnsperf query files.
+    DnsWorkload(dns::WorkloadArgs),
+    /// Load the same cluster into svcplane through its API.
+    DnsLoad(dns::load::Args),
+    /// The correctness gate: every server against the expected answers.
+    DnsCheck(dns::check::Args),
+    /// One pinned dnsperf run, with the server's CPU per query.
+    DnsPerf(dns::perf::Args),
+    /// EndpointSlice write to changed DNS answer, over many flips.
+    DnsPropagation(dns::propagation::Args),
+    /// The fixed-answer UDP responder (the ceiling).
+    DnsResponder(dns::responder::Args),
 }
 
 /// Where a measurement is recorded, besides the human-readable line on stdout.
@@ -100,6 +116,12 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Report(args) => report::run(args),
+        Command::DnsWorkload(args) => dns::workload(args),
+        Command::DnsLoad(args) => dns::load::run(args).await,
+        Command::DnsCheck(args) => dns::check::run(args),
+        Command::DnsPerf(args) => dns::perf::run(args),
+        Command::DnsPropagation(args) => dns::propagation::run(args).await,
+        Command::DnsResponder(args) => dns::responder::run(args),
     }
 }
 

@@ -17,6 +17,9 @@ pub enum Record {
     Load(LoadResult),
     Watch(WatchResult),
     Rss(RssResult),
+    DnsPerf(DnsPerfResult),
+    DnsCheck(DnsCheckResult),
+    DnsPropagation(DnsPropagationResult),
 }
 
 /// A closed-loop write load (svcplane creates or etcd puts).
@@ -74,6 +77,57 @@ pub struct RssResult {
     pub process: String,
     pub rss_kib: u64,
     pub hwm_kib: u64,
+}
+
+/// One dnsperf run against one DNS server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DnsPerfResult {
+    pub label: String,
+    /// Services in the generated cluster.
+    pub services: usize,
+    pub server: String,
+    /// `mix`, or the one query type of the file.
+    pub kind: String,
+    pub seconds: f64,
+    pub sent: u64,
+    pub completed: u64,
+    pub lost: u64,
+    pub qps: f64,
+    pub mean_latency_ms: f64,
+    /// Percentiles of every query's latency (runs with dnsperf `-v` only).
+    pub latency: Option<Percentiles>,
+    pub rcodes: String,
+    pub server_cpu_us_per_query: f64,
+    pub server_cores: f64,
+    /// dnsperf's own CPU.
+    pub client_cores: f64,
+    /// Everything else on the machine.
+    pub other_cores: f64,
+    /// The server's VmRSS after the run.
+    pub rss_kib: u64,
+    /// Whether dnsperf printed every query (`-v`), which slows it.
+    pub verbose: bool,
+}
+
+/// The correctness gate, per server and query type.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DnsCheckResult {
+    pub services: usize,
+    pub server: String,
+    pub kind: String,
+    pub checked: usize,
+    pub mismatches: usize,
+    pub example: Option<String>,
+}
+
+/// From an EndpointSlice write to the changed DNS answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DnsPropagationResult {
+    pub services: usize,
+    pub flips: usize,
+    pub timeouts: usize,
+    pub delay: Percentiles,
+    pub write_latency: Percentiles,
 }
 
 /// Appends `record` to the `--json` file, if one was given.
