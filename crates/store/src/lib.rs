@@ -28,11 +28,11 @@ pub mod conformance;
 pub mod etcd;
 
 pub use error::{Error, Result};
+#[cfg(feature = "etcd")]
+pub use etcd::{EtcdConfig, EtcdStore};
 pub use memory::MemoryStore;
 pub use model::{EventKind, KeyValue, ListOptions, ListResult, WatchEvent};
 pub use redb_store::{EmbeddedConfig, RedbStore};
-#[cfg(feature = "etcd")]
-pub use etcd::{EtcdConfig, EtcdStore};
 
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -581,7 +581,10 @@ subsets:
     let e = eps.get("external-db").await?;
     assert_eq!(
         endpoints_addresses(&e),
-        (vec!["192.0.2.10".to_string()], vec!["192.0.2.11".to_string()])
+        (
+            vec!["192.0.2.10".to_string()],
+            vec!["192.0.2.11".to_string()]
+        )
     );
     let describe = ok(s.kubectl(&["describe", "svc", "external-db"])?)?;
     assert!(describe.contains("192.0.2.10:5432"), "{describe}");

@@ -49,7 +49,10 @@ impl Server {
             data_dir.display().to_string(),
         ];
         // Parallel tests must not fight over the fixed default DNS and metrics ports.
-        for (flag, free) in [("--dns-listen", "127.0.0.1:0"), ("--metrics-listen", "127.0.0.1:0")] {
+        for (flag, free) in [
+            ("--dns-listen", "127.0.0.1:0"),
+            ("--metrics-listen", "127.0.0.1:0"),
+        ] {
             if !extra.contains(&flag) {
                 args.extend([flag.to_string(), free.to_string()]);
             }
