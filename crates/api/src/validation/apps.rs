@@ -10,7 +10,7 @@ use crate::k8s::api::apps::v1::{
     RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy,
 };
 use crate::k8s::api::core::v1::PodTemplateSpec;
-use crate::k8s::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use crate::k8s::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use crate::k8s::apimachinery::pkg::util::intstr::IntOrString;
 use crate::{CauseType, FieldError};
 
@@ -124,23 +124,33 @@ fn validate_selector_immutable(new: &LabelSelector, old: &LabelSelector) -> Opti
 
 impl Validate for Deployment {
     fn validate(&self, old: Option<&Self>) -> Vec<FieldError> {
-        let mut errs = meta::validate_meta_for(
-            &self.metadata,
-            old.map(|o| &o.metadata),
-            SUBDOMAIN_RULES,
-            false,
-        );
-        let spec = self.spec.clone().unwrap_or_default();
-        errs.extend(validate_deployment_spec(&spec));
-        if let Some(old) = old {
-            let old_spec = old.spec.clone().unwrap_or_default();
-            errs.extend(validate_selector_immutable(
-                &spec.selector,
-                &old_spec.selector,
-            ));
-        }
-        dedup(errs)
+        validate_replicated(
+            (&self.metadata, self.spec.as_ref()),
+            old.map(|o| (&o.metadata, o.spec.as_ref())),
+            validate_deployment_spec,
+            |spec| &spec.selector,
+        )
     }
+}
+
+/// Deployments and ReplicaSets alike: metadata, the spec, and a selector that may not change.
+fn validate_replicated<S: Clone + Default>(
+    new: (&ObjectMeta, Option<&S>),
+    old: Option<(&ObjectMeta, Option<&S>)>,
+    validate_spec: fn(&S) -> Vec<FieldError>,
+    selector: fn(&S) -> &LabelSelector,
+) -> Vec<FieldError> {
+    let mut errs = meta::validate_meta_for(new.0, old.map(|o| o.0), SUBDOMAIN_RULES, false);
+    let spec = new.1.cloned().unwrap_or_default();
+    errs.extend(validate_spec(&spec));
+    if let Some((_, old_spec)) = old {
+        let old_spec = old_spec.cloned().unwrap_or_default();
+        errs.extend(validate_selector_immutable(
+            selector(&spec),
+            selector(&old_spec),
+        ));
+    }
+    dedup(errs)
 }
 
 fn validate_deployment_spec(spec: &DeploymentSpec) -> Vec<FieldError> {
@@ -290,22 +300,12 @@ fn validate_deployment_strategy(
 
 impl Validate for ReplicaSet {
     fn validate(&self, old: Option<&Self>) -> Vec<FieldError> {
-        let mut errs = meta::validate_meta_for(
-            &self.metadata,
-            old.map(|o| &o.metadata),
-            SUBDOMAIN_RULES,
-            false,
-        );
-        let spec = self.spec.clone().unwrap_or_default();
-        errs.extend(validate_replica_set_spec(&spec));
-        if let Some(old) = old {
-            let old_spec = old.spec.clone().unwrap_or_default();
-            errs.extend(validate_selector_immutable(
-                &spec.selector,
-                &old_spec.selector,
-            ));
-        }
-        dedup(errs)
+        validate_replicated(
+            (&self.metadata, self.spec.as_ref()),
+            old.map(|o| (&o.metadata, o.spec.as_ref())),
+            validate_replica_set_spec,
+            |spec| &spec.selector,
+        )
     }
 }
 
