@@ -144,6 +144,18 @@ where
     store.state().iter().map(|o| key_of(o.meta())).collect()
 }
 
+/// The cached object at `key` (namespace, name), if the watch cache has it.
+pub fn cached<K>(
+    store: &kube::runtime::reflector::Store<K>,
+    key: &(String, String),
+) -> Option<std::sync::Arc<K>>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Default,
+{
+    store.get(&kube::runtime::reflector::ObjectRef::new(&key.1).within(&key.0))
+}
+
 /// `namespace/name` for logs and keys.
 pub fn key_of(meta: &ObjectMeta) -> (String, String) {
     (

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client};
 
 use crate::events::Recorder;
@@ -182,11 +181,7 @@ impl Reconciler for DeploymentController {
     }
 
     async fn reconcile(&self, key: &DeployKey) -> Result<Action> {
-        let Some(d) = self
-            .inf
-            .deployments
-            .get(&ObjectRef::new(&key.1).within(&key.0))
-        else {
+        let Some(d) = podutil::cached(&self.inf.deployments, key) else {
             return Ok(Action::Done);
         };
         if d.metadata.deletion_timestamp.is_some() {

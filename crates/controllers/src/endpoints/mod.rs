@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Endpoints, Pod};
 use kube::api::{DeleteParams, PostParams};
-use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client};
 
 use crate::endpointslice::ServiceKey;
@@ -84,15 +83,8 @@ impl Reconciler for EndpointsController {
 
     async fn reconcile(&self, key: &ServiceKey) -> Result<Action> {
         let api: Api<Endpoints> = Api::namespaced(self.client.clone(), &key.0);
-        let current = self
-            .inf
-            .endpoints
-            .get(&ObjectRef::new(&key.1).within(&key.0));
-        let Some(svc) = self
-            .inf
-            .services
-            .get(&ObjectRef::new(&key.1).within(&key.0))
-        else {
+        let current = podutil::cached(&self.inf.endpoints, key);
+        let Some(svc) = podutil::cached(&self.inf.services, key) else {
             // The Service is gone: so are its Endpoints (they have no owner reference).
             if current.is_some() {
                 match api.delete(&key.1, &DeleteParams::default()).await {

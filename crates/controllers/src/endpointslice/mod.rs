@@ -186,11 +186,7 @@ impl Reconciler for SliceController {
     }
 
     async fn reconcile(&self, key: &ServiceKey) -> Result<Action> {
-        let Some(svc) = self
-            .inf
-            .services
-            .get(&ObjectRef::new(&key.1).within(&key.0))
-        else {
+        let Some(svc) = podutil::cached(&self.inf.services, key) else {
             // Slices are owned by the Service: the garbage collector removes them.
             self.exp.forget(key);
             return Ok(Action::Done);
@@ -296,21 +292,14 @@ impl Reconciler for MirrorController {
     }
 
     async fn reconcile(&self, key: &ServiceKey) -> Result<Action> {
-        let Some(svc) = self
-            .inf
-            .services
-            .get(&ObjectRef::new(&key.1).within(&key.0))
-        else {
+        let Some(svc) = podutil::cached(&self.inf.services, key) else {
             self.exp.forget(key);
             return Ok(Action::Done);
         };
         if !caught_up(&self.exp, &self.inf, key) {
             return Ok(Action::RequeueAfter(CACHE_WAIT));
         }
-        let endpoints = self
-            .inf
-            .endpoints
-            .get(&ObjectRef::new(&key.1).within(&key.0));
+        let endpoints = podutil::cached(&self.inf.endpoints, key);
         let existing = owned_slices(&self.inf, &svc, mirror::MIRROR_CONTROLLER_NAME);
         let existing: Vec<&EndpointSlice> = existing.iter().map(|s| s.as_ref()).collect();
         let plan = mirror::plan(&svc, endpoints.as_deref(), &existing, self.max_per_slice);

@@ -14,7 +14,6 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client};
 
 use crate::events::Recorder;
@@ -88,11 +87,7 @@ impl Reconciler for ReplicaSetController {
     }
 
     async fn reconcile(&self, key: &RsKey) -> Result<Action> {
-        let Some(rs) = self
-            .inf
-            .replicasets
-            .get(&ObjectRef::new(&key.1).within(&key.0))
-        else {
+        let Some(rs) = podutil::cached(&self.inf.replicasets, key) else {
             self.exp.forget(key);
             return Ok(Action::Done);
         };

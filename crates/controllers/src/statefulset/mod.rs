@@ -14,7 +14,6 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, PostParams};
-use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client};
 
 use crate::events::Recorder;
@@ -62,11 +61,7 @@ impl Reconciler for StatefulSetController {
     }
 
     async fn reconcile(&self, key: &SetKey) -> Result<Action> {
-        let Some(ss) = self
-            .inf
-            .statefulsets
-            .get(&ObjectRef::new(&key.1).within(&key.0))
-        else {
+        let Some(ss) = podutil::cached(&self.inf.statefulsets, key) else {
             return Ok(Action::Done);
         };
         let uid = ss.metadata.uid.clone().unwrap_or_default();
