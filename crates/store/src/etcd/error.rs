@@ -32,6 +32,17 @@ pub enum ConnectError {
     #[error("invalid etcd client configuration: {0}")]
     Client(#[source] etcd_client::Error),
 
+    /// `svcplane snapshot restore` into this prefix started and did not finish: serving the
+    /// half-restored keys would look like data loss.
+    #[error(
+        "etcd prefix {prefix} holds an unfinished snapshot restore (marker key {marker:?}: {note}); finish it with `svcplane snapshot restore --replace` before serving"
+    )]
+    UnfinishedRestore {
+        prefix: String,
+        marker: String,
+        note: String,
+    },
+
     /// The first request failed: etcd is unreachable or has no leader.
     #[error(transparent)]
     Unavailable(#[from] Error),

@@ -19,6 +19,7 @@ mod config;
 mod error;
 mod keyspace;
 mod members;
+pub(crate) mod snapshot;
 mod watch;
 
 #[cfg(test)]
@@ -39,7 +40,7 @@ use etcd_client::{
 };
 use tokio::task::JoinHandle;
 
-use crate::{Error, KeyValue, ListOptions, ListResult, Result, Store, WatchStream};
+use crate::{Error, Export, KeyValue, ListOptions, ListResult, Result, Store, WatchStream};
 use keyspace::KeySpace;
 use members::{Members, Retry};
 
@@ -68,9 +69,22 @@ impl std::fmt::Debug for EtcdStore {
 
 impl EtcdStore {
     /// Connects to etcd and checks that it answers (one linearizable read, which also needs a
-    /// leader), then starts the periodic compaction if configured. Must be called within a
-    /// tokio runtime.
+    /// leader) and that no restore into the prefix is unfinished, then starts the periodic
+    /// compaction if configured. Must be called within a tokio runtime.
     pub async fn connect(config: EtcdConfig) -> Result<EtcdStore, ConnectError> {
+        let store = Self::connect_unchecked(config).await?;
+        if let Some(note) = store.restore_marker().await? {
+            return Err(ConnectError::UnfinishedRestore {
+                prefix: store.etcd_prefix().to_owned(),
+                marker: snapshot::marker_key(store.etcd_prefix()),
+                note,
+            });
+        }
+        Ok(store)
+    }
+
+    /// [`EtcdStore::connect`] without the unfinished-restore check, for the restore itself.
+    pub(crate) async fn connect_unchecked(config: EtcdConfig) -> Result<EtcdStore, ConnectError> {
         if config.endpoints.is_empty() {
             return Err(ConnectError::NoEndpoints);
         }
@@ -371,5 +385,9 @@ impl Store for EtcdStore {
 
     fn compacted_revision(&self) -> i64 {
         self.floor.load(Ordering::Acquire)
+    }
+
+    async fn export(&self, prefix: &str) -> Result<Export> {
+        snapshot::export(self, prefix).await
     }
 }

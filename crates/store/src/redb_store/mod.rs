@@ -5,6 +5,7 @@
 //! served from the in-memory [`Hub`], whose history is reloaded from the persistent change log
 //! on open. It must never acknowledge a write before its transaction is durably committed.
 
+pub(crate) mod snapshot;
 mod tables;
 mod writer;
 
@@ -31,7 +32,7 @@ use crate::keys::prefix_range;
 use crate::ops::Op;
 use crate::watch::Hub;
 use crate::{
-    DEFAULT_HISTORY, Error, KeyValue, ListOptions, ListResult, Result, Store, WatchEvent,
+    DEFAULT_HISTORY, Error, Export, KeyValue, ListOptions, ListResult, Result, Store, WatchEvent,
     WatchStream,
 };
 
@@ -326,5 +327,9 @@ impl Store for RedbStore {
 
     fn compacted_revision(&self) -> i64 {
         self.hub.floor()
+    }
+
+    async fn export(&self, prefix: &str) -> Result<Export> {
+        snapshot::export(self.db.begin_read().map_err(from_redb)?, prefix).await
     }
 }
