@@ -102,6 +102,7 @@ async fn route(app: &Arc<App>, req: Request) -> Result<Response> {
                 },
             );
         }
+        crate::snapshot::PATH => return crate::snapshot::serve(app, &parts.method).await,
         "/openapi/v3" => return Ok(json_response(StatusCode::OK, &openapi::root())),
         p if p.starts_with("/openapi/v3/") => {
             let gv = &p["/openapi/v3/".len()..];

@@ -20,6 +20,7 @@ mod registry;
 mod repair;
 mod request;
 mod services;
+mod snapshot;
 mod tables;
 pub mod tls;
 mod watch;

@@ -1,12 +1,14 @@
 //! The `svcplane` command. `svcplane server` runs everything in one process: the API server on
 //! the embedded store plus, as clients of that API, the controllers, the node agent and the
-//! cluster DNS. Each of those also runs alone against any Kubernetes API server. Flags map one
+//! cluster DNS. Each of those also runs alone against any Kubernetes API server. `svcplane
+//! snapshot` backs up and restores the store. Flags map one
 //! to one onto the `Config` of the crate that owns them; errors end here, as `anyhow`.
 
 mod agent_cmd;
 mod controllers_cmd;
 mod dns_cmd;
 mod server_cmd;
+mod snapshot_cmd;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -32,6 +34,8 @@ enum Command {
     Controllers(controllers_cmd::StandaloneArgs),
     /// Run the simulated node agent alone against a Kubernetes API server.
     Agent(agent_cmd::StandaloneArgs),
+    /// Back up every object as of one store revision, and restore it (embedded store or etcd).
+    Snapshot(snapshot_cmd::SnapshotArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,6 +53,7 @@ fn main() -> anyhow::Result<()> {
             Command::Dns(args) => dns_cmd::run_standalone(args).await,
             Command::Controllers(args) => controllers_cmd::run_standalone(args).await,
             Command::Agent(args) => agent_cmd::run_standalone(args).await,
+            Command::Snapshot(args) => snapshot_cmd::run(args).await,
         }
     })
 }

@@ -106,11 +106,11 @@ impl LeaderElectionFlags {
 
 /// kube-apiserver's etcd flags. Without `--etcd-servers` the store is the data dir's file.
 #[derive(clap::Args)]
-struct EtcdFlags {
+pub(crate) struct EtcdFlags {
     /// etcd client URLs, comma-separated: keep all objects in etcd instead of the data dir, so
     /// that several servers can share them.
     #[arg(long, value_delimiter = ',')]
-    etcd_servers: Vec<String>,
+    pub(crate) etcd_servers: Vec<String>,
     /// The etcd key prefix of all objects (it takes the place of `/registry` in their keys).
     #[arg(long, default_value = store::etcd::DEFAULT_PREFIX)]
     etcd_prefix: String,
@@ -129,7 +129,7 @@ struct EtcdFlags {
 }
 
 impl EtcdFlags {
-    fn config(&self) -> store::EtcdConfig {
+    pub(crate) fn config(&self) -> store::EtcdConfig {
         let mut config = store::EtcdConfig::new(self.etcd_servers.clone());
         config.prefix = self.etcd_prefix.clone();
         config.compaction_interval =

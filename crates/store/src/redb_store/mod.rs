@@ -330,6 +330,7 @@ impl Store for RedbStore {
     }
 
     async fn export(&self, prefix: &str) -> Result<Export> {
-        snapshot::export(self.db.begin_read().map_err(from_redb)?, prefix).await
+        let txn = self.db.begin_read().map_err(from_redb)?;
+        snapshot::export(Arc::clone(&self.db), txn, prefix).await
     }
 }

@@ -1,5 +1,6 @@
 //! What backups need of the embedded store: a consistent export from one redb read
-//! transaction (of the open store, or of a file no server holds, opened read-only), and
+//! transaction (of the open store, or of a file no server holds, opened read-only unless it
+//! needs the repair a crash leaves to do), and
 //! building a new store file from a snapshot's entries.
 //!
 //! A redb read transaction is a snapshot: the writer keeps committing beside it, and the export
@@ -27,12 +28,18 @@ use crate::{Error, Export, KeyValue, Result};
 /// Keys per export page.
 const PAGE: usize = 1000;
 
-/// Exports every key under `prefix` as of the snapshot `txn` sees.
-pub(super) async fn export(txn: ReadTransaction, prefix: &str) -> Result<Export> {
+/// Exports every key under `prefix` as of the snapshot `txn` sees. `db` is the database `txn`
+/// reads, kept open until the export ends (dropping a redb database closes its transactions).
+pub(super) async fn export<D: Send + 'static>(
+    db: D,
+    txn: ReadTransaction,
+    prefix: &str,
+) -> Result<Export> {
     let range = prefix_range(prefix, None);
     let (head_tx, head_rx) = oneshot::channel::<Result<(i64, u64)>>();
     let (pages_tx, pages_rx) = mpsc::channel::<Result<Vec<KeyValue>>>(2);
     tokio::task::spawn_blocking(move || {
+        let _db = db;
         let head = (|| {
             let revision = read_revision(&txn)?;
             let objects = txn.open_table(OBJECTS).map_err(from_redb)?;
@@ -142,10 +149,22 @@ pub(crate) async fn export_file(
     if !path.exists() {
         return Err(OpenFailure::Missing);
     }
-    let db = ReadOnlyDatabase::open(path).map_err(open_failure)?;
-    let txn =
-        redb::ReadableDatabase::begin_read(&db).map_err(|e| OpenFailure::Other(from_redb(e)))?;
-    export(txn, prefix).await.map_err(OpenFailure::Other)
+    let other = |e: redb::TransactionError| OpenFailure::Other(from_redb(e));
+    let exported = match ReadOnlyDatabase::open(path) {
+        Ok(db) => {
+            let txn = redb::ReadableDatabase::begin_read(&db).map_err(other)?;
+            export(db, txn, prefix).await
+        }
+        // A store whose server crashed needs the repair its next start would do; a read-only
+        // open cannot write it, so open it as the server would.
+        Err(DatabaseError::RepairAborted) => {
+            let db = Database::open(path).map_err(open_failure)?;
+            let txn = redb::ReadableDatabase::begin_read(&db).map_err(other)?;
+            export(db, txn, prefix).await
+        }
+        Err(e) => return Err(open_failure(e)),
+    };
+    exported.map_err(OpenFailure::Other)
 }
 
 /// The store file at `path`, held open (so no server starts on it) while a restore replaces

@@ -47,7 +47,10 @@ use crate::{Export, KeyValue};
 pub fn encode(export: Export, source: String) -> BoxStream<'static, Result<Bytes>> {
     enum State {
         Start(Export, Header),
-        Pages(Box<Encoder>, BoxStream<'static, crate::Result<Vec<KeyValue>>>),
+        Pages(
+            Box<Encoder>,
+            BoxStream<'static, crate::Result<Vec<KeyValue>>>,
+        ),
         Done,
     }
     let header = Header {
