@@ -191,14 +191,11 @@ pub async fn restore_etcd(
         let next = entries
             .next_entry()
             .map_err(|e| partial(written, e.to_string()))?;
-        let end = next.is_none();
-        if let Some(kv) = next {
-            batch_bytes += kv.key.len() + kv.value.len();
-            batch.push(kv);
-        }
-        if !batch.is_empty()
-            && (end || batch.len() >= RESTORE_BATCH_KEYS || batch_bytes >= RESTORE_BATCH_BYTES)
-        {
+        let size = next.as_ref().map_or(0, |kv| kv.key.len() + kv.value.len());
+        // Sent before it would outgrow a transaction; a single key larger than that goes
+        // alone, and etcd refuses it only if it exceeds etcd's own request limit.
+        let full = batch.len() >= RESTORE_BATCH_KEYS || batch_bytes + size > RESTORE_BATCH_BYTES;
+        if !batch.is_empty() && (next.is_none() || full) {
             revision = store.create_batch(&batch).await.map_err(|e| {
                 let cause = match e {
                     crate::Error::AlreadyExists { key } => format!(
@@ -212,9 +209,9 @@ pub async fn restore_etcd(
             batch.clear();
             batch_bytes = 0;
         }
-        if end {
-            break;
-        }
+        let Some(kv) = next else { break };
+        batch_bytes += size;
+        batch.push(kv);
     }
     same_file(&summary, entries.sha256()).map_err(|e| partial(written, e.to_string()))?;
     store

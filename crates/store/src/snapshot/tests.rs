@@ -458,6 +458,38 @@ mod etcd {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn large_values_restore_in_transactions_etcd_accepts() {
+        let Some(cluster) = EtcdCluster::start_or_skip(1).unwrap() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        // Two of these exceed etcd's default 1.5 MiB request limit together.
+        let memory = MemoryStore::new();
+        for i in 0..4 {
+            let value = Bytes::from(vec![b'a' + i; 1_000_000]);
+            memory
+                .create(&format!("/registry/configmaps/ns/big-{i}"), value)
+                .await
+                .unwrap();
+        }
+        fill(&memory, 250).await;
+        let file = dir.path().join("big.snap");
+        save(memory.export("").await.unwrap(), "m".into(), &file)
+            .await
+            .unwrap();
+        let target = config(&cluster);
+        let restored = restore_etcd(&file, target.clone(), &RestoreOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(restored.written, 254);
+        let store = EtcdStore::connect(target).await.unwrap();
+        assert_eq!(
+            without_revisions(all(&store).await.1),
+            without_revisions(all(&memory).await.1)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn embedded_to_etcd_and_unfinished_restores() {
         let Some(cluster) = EtcdCluster::start_or_skip(1).unwrap() else {
             return;
