@@ -94,6 +94,7 @@ async fn save(args: SaveArgs) -> anyhow::Result<()> {
         bail!("save from one source: --etcd-servers, --kubeconfig or --data-dir");
     }
     let file = &args.file;
+    let saving = || format!("saving the snapshot {}", file.display());
     let summary = if on_etcd {
         let servers = args.etcd.etcd_servers.join(",");
         let mut config = args.etcd.config();
@@ -105,21 +106,22 @@ async fn save(args: SaveArgs) -> anyhow::Result<()> {
         let export = store::Store::export(&store, "")
             .await
             .context("reading etcd")?;
-        snapshot::save(export, format!("etcd {servers}"), file).await
+        snapshot::save(export, format!("etcd {servers}"), file)
+            .await
+            .with_context(saving)?
     } else if let Some(kubeconfig) = &args.kubeconfig {
-        save_from_server(kubeconfig, file).await?
+        save_from_server(kubeconfig, file)
+            .await
+            .with_context(saving)?
     } else {
         let data_dir = args.data_dir.unwrap_or_else(|| DEFAULT_DATA_DIR.into());
         let store_path = data_dir.join(STORE_FILE);
         let export = snapshot::export_embedded(&store_path).await?;
-        snapshot::save(
-            export,
-            format!("embedded store {}", store_path.display()),
-            file,
-        )
-        .await
-    }
-    .with_context(|| format!("saving the snapshot {}", file.display()))?;
+        let source = format!("embedded store {}", store_path.display());
+        snapshot::save(export, source, file)
+            .await
+            .with_context(saving)?
+    };
     println!(
         "Saved {}: {} keys at revision {} ({} bytes, sha256 {})",
         file.display(),
@@ -132,10 +134,7 @@ async fn save(args: SaveArgs) -> anyhow::Result<()> {
 }
 
 /// Streams the snapshot a running server serves into `file`, verified before it is kept.
-async fn save_from_server(
-    kubeconfig: &Path,
-    file: &Path,
-) -> anyhow::Result<snapshot::Result<Summary>> {
+async fn save_from_server(kubeconfig: &Path, file: &Path) -> anyhow::Result<Summary> {
     let client = crate::client_from_kubeconfig(kubeconfig).await?;
     let request = http::Request::get(SNAPSHOT_PATH)
         .body(Vec::new())
@@ -144,23 +143,20 @@ async fn save_from_server(
         .request_stream(request)
         .await
         .context("asking the server for a snapshot")?;
-    let mut out = match SnapshotFile::create(file) {
-        Ok(out) => out,
-        Err(e) => return Ok(Err(e)),
-    };
+    let mut out = SnapshotFile::create(file)?;
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = match body.read(&mut buf).await {
-            Ok(0) => break,
-            Ok(n) => n,
+        let n = body
+            .read(&mut buf)
+            .await
             // The server cut the stream: say so rather than report a truncated file.
-            Err(e) => return Ok(Err(snapshot::SnapshotError::Remote(e.to_string()))),
-        };
-        if let Err(e) = out.write(&buf[..n]) {
-            return Ok(Err(e));
+            .map_err(|e| snapshot::SnapshotError::Remote(e.to_string()))?;
+        if n == 0 {
+            break;
         }
+        out.write(&buf[..n])?;
     }
-    Ok(out.commit())
+    Ok(out.commit()?)
 }
 
 async fn restore(args: RestoreArgs) -> anyhow::Result<()> {

@@ -96,8 +96,18 @@ pub(crate) fn open(path: &Path) -> Result<Decoder<BufReader<File>>> {
 
 /// Reads the whole snapshot at `path`, checking its structure, order, count and checksum.
 pub fn verify(path: &Path) -> Result<Summary> {
+    verify_with(path, |_| Ok(()))
+}
+
+/// [`verify`], also checking every entry with `check`.
+pub(crate) fn verify_with(
+    path: &Path,
+    mut check: impl FnMut(&crate::KeyValue) -> Result<()>,
+) -> Result<Summary> {
     let mut decoder = open(path)?;
-    while decoder.next_entry()?.is_some() {}
+    while let Some(kv) = decoder.next_entry()? {
+        check(&kv)?;
+    }
     let bytes = std::fs::metadata(path)
         .map_err(|e| SnapshotError::io("reading", path, e))?
         .len();

@@ -130,18 +130,16 @@ pub async fn restore_etcd(
     let prefix = store.etcd_prefix().to_owned();
     let marker = marker_key(&prefix);
     // Verify the whole file, and that every key has a place in the prefix, before writing.
-    let summary = {
-        let mut entries = file::open(file)?;
-        while let Some(kv) = entries.next_entry()? {
-            if !store.holds_key(&kv.key) {
-                return Err(SnapshotError::Invalid(format!(
-                    "key {:?} is outside the etcd store's key space (store keys must start with its root)",
-                    kv.key
-                )));
-            }
+    let summary = file::verify_with(file, |kv| {
+        if store.holds_key(&kv.key) {
+            Ok(())
+        } else {
+            Err(SnapshotError::Invalid(format!(
+                "key {:?} is outside the etcd store's key space (store keys must start with its root)",
+                kv.key
+            )))
         }
-        file::verify(file)?
-    };
+    })?;
     if let Some(note) = store.restore_marker().await?
         && !options.replace
     {
