@@ -3,6 +3,7 @@
 //! with kubectl, ClusterIP and NodePort allocations included. The etcd test skips when the
 //! `etcd` binary is absent, unless `CI` is set.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -38,25 +39,9 @@ fn seed(s: &Server) -> Result<Objects> {
     ok(s.kubectl(&["apply", "-f", &example("headless-svc.yaml")])?)?;
     ok(s.kubectl(&["create", "service", "nodeport", "np", "--tcp=80:80"])?)?;
     // Wait for the controllers and the agent, so the snapshot holds the whole story.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let running = ok(s.kubectl(&[
-            "get",
-            "pods",
-            "-l",
-            "run=my-nginx",
-            "--field-selector=status.phase=Running",
-            "-o",
-            "name",
-        ])?)?;
-        if running.lines().count() == 2 {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("the seed pods did not run: {running}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    eventually("the seed pods to run", || {
+        Ok((running_pods(s)? == 2).then_some(()))
+    })?;
     objects(s)
 }
 
@@ -101,6 +86,85 @@ fn allocations_are_held(s: &Server, o: &Objects) -> Result<()> {
     let same_port = nodeport_svc("same-port", None, Some(&o.np_port));
     let err = fails(s.kubectl_stdin(&["create", "-f", "-"], &same_port)?)?;
     assert!(err.contains("already allocated"), "{err}");
+    Ok(())
+}
+
+/// Polls `check` until it returns `Some`, for up to a minute.
+fn eventually<T>(what: &str, mut check: impl FnMut() -> Result<Option<T>>) -> Result<T> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(done) = check()? {
+            return Ok(done);
+        }
+        if Instant::now() > deadline {
+            bail!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The pod IPs the headless Service resolves to, through the server's DNS.
+fn headless_answers(s: &Server) -> Result<BTreeSet<String>> {
+    let dns = s
+        .reported("svcplane DNS listening on ")
+        .context("no DNS address reported")?;
+    let (host, port) = dns.rsplit_once(':').context("DNS address without a port")?;
+    let out = Command::new("dig")
+        .args([
+            &format!("@{host}"),
+            "-p",
+            port,
+            "+short",
+            "+time=2",
+            "+tries=1",
+        ])
+        .arg("my-nginx-headless-svc.default.svc.cluster.local")
+        .output()
+        .context("running dig")?;
+    Ok(ok(out)?.split_whitespace().map(String::from).collect())
+}
+
+fn running_pods(s: &Server) -> Result<usize> {
+    let running = ok(s.kubectl(&[
+        "get",
+        "pods",
+        "-l",
+        "run=my-nginx",
+        "--field-selector=status.phase=Running",
+        "-o",
+        "name",
+    ])?)?;
+    Ok(running.lines().count())
+}
+
+fn pod_ips(s: &Server) -> Result<BTreeSet<String>> {
+    let ips = ok(s.kubectl(&[
+        "get",
+        "pods",
+        "-l",
+        "run=my-nginx",
+        "-o",
+        "jsonpath={.items[*].status.podIP}",
+    ])?)?;
+    Ok(ips.split_whitespace().map(String::from).collect())
+}
+
+/// The restored server is a working cluster, not just stored objects: its DNS answers from the
+/// restored objects, and its controllers and agent act on them (a scale-up adds exactly one pod)
+/// although every watch there started fresh.
+fn serves_the_restored_cluster(s: &Server) -> Result<()> {
+    let ips = pod_ips(s)?;
+    assert_eq!(ips.len(), 2, "{ips:?}");
+    eventually("DNS to answer with the restored pods", || {
+        let answers = headless_answers(s)?;
+        Ok((answers == ips).then_some(()))
+    })?;
+    ok(s.kubectl(&["scale", "deployment", "my-nginx", "--replicas=3"])?)?;
+    eventually("the third pod to run", || {
+        Ok((running_pods(s)? == 3).then_some(()))
+    })?;
+    let all = ok(s.kubectl(&["get", "pods", "-l", "run=my-nginx", "-o", "name"])?)?;
+    assert_eq!(all.lines().count(), 3, "no duplicate pods: {all}");
     Ok(())
 }
 
@@ -188,6 +252,7 @@ fn backup_of_a_running_server_restores_into_a_new_data_dir() -> Result<()> {
     // The embedded store keeps resourceVersions.
     assert_eq!(rv(&restored)?, np_rv);
     allocations_are_held(&restored, &before)?;
+    serves_the_restored_cluster(&restored)?;
     // The original server was untouched by all of this.
     assert_eq!(objects(&s)?, before);
     Ok(())
@@ -239,6 +304,7 @@ fn embedded_store_moves_to_etcd() -> Result<()> {
     let s = Server::start(bin(), &["--etcd-servers", &endpoints])?;
     assert_eq!(objects(&s)?, before);
     allocations_are_held(&s, &before)?;
+    serves_the_restored_cluster(&s)?;
     // Written through the etcd-backed server, saved from etcd directly.
     ok(s.kubectl(&["create", "service", "clusterip", "after", "--tcp=80:80"])?)?;
     let again = dir.path().join("etcd.snap").display().to_string();
