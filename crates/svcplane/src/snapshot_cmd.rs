@@ -64,6 +64,11 @@ struct RestoreArgs {
     /// Delete what the target holds first, instead of refusing a non-empty target.
     #[arg(long)]
     replace: bool,
+    /// Embedded store only: start the restored store this many revisions after the snapshot's
+    /// (like etcdutl's --bump-revision with --mark-compacted), so clients still holding
+    /// resourceVersions from after the backup get 410 Gone and relist.
+    #[arg(long, default_value_t = 0)]
+    bump_revision: u32,
     #[command(flatten)]
     etcd: Box<EtcdFlags>,
 }
@@ -162,6 +167,7 @@ async fn save_from_server(kubeconfig: &Path, file: &Path) -> anyhow::Result<Summ
 async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let options = RestoreOptions {
         replace: args.replace,
+        bump_revision: i64::from(args.bump_revision),
     };
     let file = &args.file;
     if !args.etcd.etcd_servers.is_empty() {

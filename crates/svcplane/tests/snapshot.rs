@@ -235,8 +235,19 @@ fn backup_of_a_running_server_restores_into_a_new_data_dir() -> Result<()> {
         &file_arg,
         "--data-dir",
         &restored_arg,
+        "--bump-revision",
+        "1000",
     ])?)?;
     assert!(out.starts_with("Restored "), "{out}");
+    // "... keys at revision R (...": the restored store continues 1000 revisions later.
+    let saved_at: i64 = saved
+        .split(" at revision ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .context("no revision in the save output")?
+        .parse()?;
+    let bumped = format!("The store is at revision {};", saved_at + 1000);
+    assert!(out.contains(&bumped), "{out}");
     // Twice is refused: the target is no longer empty.
     let err = fails(svcplane(&[
         "snapshot",
@@ -249,7 +260,7 @@ fn backup_of_a_running_server_restores_into_a_new_data_dir() -> Result<()> {
 
     let restored = Server::start_in(bin(), &restored_dir, &[])?;
     assert_eq!(objects(&restored)?, before);
-    // The embedded store keeps resourceVersions.
+    // The embedded store keeps resourceVersions (the bump moves only the store's revision).
     assert_eq!(rv(&restored)?, np_rv);
     allocations_are_held(&restored, &before)?;
     serves_the_restored_cluster(&restored)?;

@@ -12,6 +12,13 @@ use crate::redb_store::snapshot::{OpenFailure, build, hold};
 pub struct RestoreOptions {
     /// Delete what the target holds instead of refusing a non-empty target.
     pub replace: bool,
+    /// Start the restored embedded store this many revisions after the snapshot's, like
+    /// `etcdutl snapshot restore --bump-revision --mark-compacted`: every resourceVersion a
+    /// client may hold from the old server (up to the bump) is then older than the new store's
+    /// history, so its watch gets `410 Gone` and relists instead of waiting for revisions the
+    /// new store has not reached. Keys keep their own revisions. Must be 0 for etcd, which
+    /// numbers revisions itself.
+    pub bump_revision: i64,
 }
 
 /// What a restore did.
@@ -40,6 +47,20 @@ pub fn restore_embedded(
     options: &RestoreOptions,
 ) -> Result<Restored> {
     let summary = file::verify(file)?;
+    let revision = u64::try_from(options.bump_revision)
+        .ok()
+        .and_then(|bump| {
+            summary
+                .header
+                .revision
+                .checked_add(i64::try_from(bump).ok()?)
+        })
+        .ok_or_else(|| {
+            SnapshotError::Invalid(format!(
+                "cannot bump revision {} by {}",
+                summary.header.revision, options.bump_revision
+            ))
+        })?;
     // Held until the new file is in place, so no server opens the old one meanwhile.
     let held = match hold(store_path) {
         Ok(held) => Some(held),
@@ -72,7 +93,7 @@ pub fn restore_embedded(
     let _ = std::fs::remove_file(&temp);
     let built = (|| {
         let mut entries = file::open(file)?;
-        let written = build(&temp, summary.header.revision, || entries.next_entry())?;
+        let written = build(&temp, revision, || entries.next_entry())?;
         same_file(&summary, entries.sha256())?;
         Ok::<_, SnapshotError>(written)
     })();
@@ -90,7 +111,7 @@ pub fn restore_embedded(
     sync_dir(store_path)?;
     drop(held);
     Ok(Restored {
-        revision: summary.header.revision,
+        revision,
         summary,
         written,
         replaced,
@@ -123,6 +144,11 @@ pub async fn restore_etcd(
 ) -> Result<Restored> {
     use crate::etcd::snapshot::{RESTORE_BATCH_BYTES, RESTORE_BATCH_KEYS, marker_key};
 
+    if options.bump_revision != 0 {
+        return Err(SnapshotError::Invalid(
+            "a revision bump applies to the embedded store only: etcd numbers its revisions itself, and restored objects get new resourceVersions there".into(),
+        ));
+    }
     config.compaction_interval = None;
     let store = crate::EtcdStore::connect_unchecked(config)
         .await

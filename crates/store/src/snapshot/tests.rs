@@ -332,7 +332,10 @@ async fn embedded_restore_keeps_keys_and_revisions() {
     let last = bytes.len() - 40;
     bytes[last] ^= 1;
     std::fs::write(&damaged, bytes).unwrap();
-    let replace = RestoreOptions { replace: true };
+    let replace = RestoreOptions {
+        replace: true,
+        ..RestoreOptions::default()
+    };
     assert!(restore_embedded(&damaged, &target, &replace).is_err());
     let store = open_redb(&target);
     assert_eq!(all(&store).await.1.len(), 30, "the target is untouched");
@@ -341,7 +344,33 @@ async fn embedded_restore_keeps_keys_and_revisions() {
     let restored = restore_embedded(&file, &target, &replace).unwrap();
     assert_eq!((restored.written, restored.replaced), (29, 30));
     let store = open_redb(&target);
-    assert_eq!(all(&store).await, (revision, items));
+    assert_eq!(all(&store).await, (revision, items.clone()));
+    drop(store);
+
+    // With a bump, resourceVersions handed out after the backup are history to the new store.
+    let bumped = RestoreOptions {
+        replace: true,
+        bump_revision: 1_000,
+    };
+    let restored = restore_embedded(&file, &target, &bumped).unwrap();
+    assert_eq!(restored.revision, revision + 1_000);
+    let store = open_redb(&target);
+    assert_eq!(all(&store).await, (revision + 1_000, items));
+    assert!(matches!(
+        store.watch("", revision + 999).await,
+        Err(Error::Expired { .. })
+    ));
+    let created = store
+        .create("/registry/things/ns/after", Bytes::new())
+        .await
+        .unwrap();
+    assert_eq!(created.mod_revision, revision + 1_001);
+    drop(store);
+    let negative = RestoreOptions {
+        replace: true,
+        bump_revision: -1,
+    };
+    assert!(restore_embedded(&file, &target, &negative).is_err());
     let names: Vec<_> = std::fs::read_dir(target.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -448,7 +477,10 @@ mod etcd {
             matches!(err, SnapshotError::TargetNotEmpty { keys: 1_199, .. }),
             "{err}"
         );
-        let replace = RestoreOptions { replace: true };
+        let replace = RestoreOptions {
+            replace: true,
+            ..RestoreOptions::default()
+        };
         let restored = restore_etcd(&file, source_config.clone(), &replace)
             .await
             .unwrap();
@@ -539,9 +571,19 @@ mod etcd {
             matches!(err, SnapshotError::UnfinishedRestore { .. }),
             "{err}"
         );
-        restore_etcd(&file, target.clone(), &RestoreOptions { replace: true })
+        let bump = RestoreOptions {
+            replace: true,
+            bump_revision: 10,
+        };
+        let err = restore_etcd(&file, target.clone(), &bump)
             .await
-            .unwrap();
+            .unwrap_err();
+        assert!(err.to_string().contains("embedded store only"), "{err}");
+        let replace = RestoreOptions {
+            replace: true,
+            ..RestoreOptions::default()
+        };
+        restore_etcd(&file, target.clone(), &replace).await.unwrap();
         EtcdStore::connect(target).await.expect("restore finished");
 
         // Keys outside the store root have no place in etcd: refused before writing.
