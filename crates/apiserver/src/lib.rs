@@ -6,6 +6,7 @@
 
 mod bootstrap;
 mod discovery;
+pub mod endpoint_leases;
 pub mod error;
 mod http;
 pub mod ipalloc;
@@ -37,6 +38,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use discovery::{KUBE_MAJOR, KUBE_MINOR};
+pub use endpoint_leases::EndpointLeases;
 pub use ipalloc::Cidr;
 
 /// How the API server is run.
@@ -50,6 +52,8 @@ pub struct Config {
     pub insecure_http: bool,
     /// Service CIDRs, one per IP family (default 10.96.0.0/12).
     pub service_cidrs: Vec<Cidr>,
+    /// List this server in the `default/kubernetes` Endpoints while it runs (default: not).
+    pub endpoint_leases: Option<EndpointLeases>,
 }
 
 impl Config {
@@ -59,6 +63,7 @@ impl Config {
             data_dir,
             insecure_http: false,
             service_cidrs: vec!["10.96.0.0/12".parse().expect("static CIDR")],
+            endpoint_leases: None,
         }
     }
 }
@@ -123,6 +128,9 @@ pub async fn start(
         source,
     })?;
 
+    if let Some(leases) = &config.endpoint_leases {
+        leases.validate().map_err(StartError::Config)?;
+    }
     let alloc = ipalloc::Allocator::new(store.clone(), config.service_cidrs.clone());
     let registry = Arc::new(registry::Registry::new(store, alloc));
     bootstrap::run(&registry, addr.port()).await?;
@@ -149,10 +157,24 @@ pub async fn start(
         server_address: addr.to_string(),
         shutdown: shutdown.clone(),
     });
+    // The reconciler removes this replica from the Endpoints on shutdown: `task` waits for it.
+    let endpoints = config.endpoint_leases.clone().map(|leases| {
+        tokio::spawn(endpoint_leases::run(
+            registry.clone(),
+            leases,
+            addr.port(),
+            shutdown.clone(),
+        ))
+    });
     tokio::spawn(repair::run(registry.clone(), shutdown.clone()));
     tokio::spawn(namespaces::run(registry, shutdown.clone()));
     let router = http::router(app);
-    let task = tokio::spawn(serve(listener, acceptor, router, shutdown));
+    let task = tokio::spawn(async move {
+        serve(listener, acceptor, router, shutdown).await;
+        if let Some(endpoints) = endpoints {
+            let _ = endpoints.await;
+        }
+    });
     Ok(Running {
         addr,
         url,
