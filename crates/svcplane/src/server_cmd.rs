@@ -170,12 +170,16 @@ struct EtcdFlags {
     /// How often to compact etcd's history, keeping one interval of it; `0` turns it off.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     etcd_compaction_interval: Duration,
+    /// The deadline of each etcd request: past it (etcd without quorum), the API answers 503.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    etcd_request_timeout: Duration,
 }
 
 impl EtcdFlags {
     fn config(&self) -> store::EtcdConfig {
         let mut config = store::EtcdConfig::new(self.etcd_servers.clone());
         config.prefix = self.etcd_prefix.clone();
+        config.request_timeout = self.etcd_request_timeout;
         config.compaction_interval =
             Some(self.etcd_compaction_interval).filter(|interval| !interval.is_zero());
         if self.etcd_cafile.is_some() || self.etcd_certfile.is_some() || self.etcd_keyfile.is_some()
