@@ -24,6 +24,7 @@ mod services;
 mod tables;
 pub mod tls;
 mod watch;
+mod watch_cache;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,6 +55,9 @@ pub struct Config {
     pub service_cidrs: Vec<Cidr>,
     /// List this server in the `default/kubernetes` Endpoints while it runs (default: not).
     pub endpoint_leases: Option<EndpointLeases>,
+    /// Answer `resourceVersion=0` gets and lists from a watch-fed copy of the store, which
+    /// keeps serving while the store is unreachable (for etcd; default: off).
+    pub watch_cache: bool,
 }
 
 impl Config {
@@ -64,6 +68,7 @@ impl Config {
             insecure_http: false,
             service_cidrs: vec!["10.96.0.0/12".parse().expect("static CIDR")],
             endpoint_leases: None,
+            watch_cache: false,
         }
     }
 }
@@ -151,8 +156,12 @@ pub async fn start(
         .transpose()?
         .map(tokio_rustls::TlsAcceptor::from);
 
+    let cached_reads = config
+        .watch_cache
+        .then(|| watch_cache::CachedReads::start(&registry, shutdown.clone()));
     let app = Arc::new(http::App {
         registry: registry.clone(),
+        cached_reads,
         token: creds.map(|c| c.token),
         server_address: addr.to_string(),
         shutdown: shutdown.clone(),

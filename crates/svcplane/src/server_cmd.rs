@@ -255,6 +255,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     config.insecure_http = args.insecure_http;
     config.service_cidrs = args.service_cidr;
     config.endpoint_leases = args.endpoints.config(args.listen);
+    // etcd can become unreachable while the server runs; the embedded store cannot.
+    config.watch_cache = !args.etcd.etcd_servers.is_empty();
     let shutdown = CancellationToken::new();
     let running = apiserver::start(config, store, shutdown.clone()).await?;
     println!("svcplane API server listening on {}", running.url);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
-use kube::api::{ListParams, PostParams};
+use kube::api::{GetParams, ListParams, PostParams};
 use testkit::etcd::EtcdCluster;
 use testkit::{Server, fails};
 
@@ -363,8 +363,10 @@ fn killing_a_replica_loses_no_acknowledged_write() -> Result<()> {
 }
 
 /// etcd loses quorum (2 of 3 members killed): a create through svcplane fails with a 503 or
-/// 504 Status saying etcd is the problem, for kube-rs and kubectl alike, in bounded time; once
-/// the members are back, creates succeed again and nothing acknowledged before is lost.
+/// 504 Status saying etcd is the problem, for kube-rs and kubectl alike, in bounded time, while
+/// gets and lists at `resourceVersion=0` keep being answered from the watch cache (consistent
+/// reads fail like writes). Once the members are back, creates succeed again, the cache follows
+/// them, and nothing acknowledged before is lost.
 #[test]
 fn writes_fail_clearly_without_quorum_and_recover() -> Result<()> {
     let Some(mut etcd) = EtcdCluster::start_or_skip(3)? else {
@@ -388,6 +390,25 @@ fn writes_fail_clearly_without_quorum_and_recover() -> Result<()> {
     create("before-quorum-loss")
         .context("create timed out")?
         .context("create with quorum")?;
+    let cached_names = || -> Result<BTreeSet<String>> {
+        runtime.block_on(async {
+            let list = api.list(&ListParams::default().match_any()).await?;
+            Ok(list
+                .items
+                .into_iter()
+                .filter_map(|c| c.metadata.name)
+                .collect())
+        })
+    };
+    wait_for(
+        "the watch cache to hold the first create",
+        Duration::from_secs(10),
+        || {
+            cached_names()
+                .ok()
+                .filter(|names| names.contains("before-quorum-loss"))
+        },
+    )?;
 
     // The leader and one follower: the member left can elect no one.
     let leader = wait_for("an etcd leader", Duration::from_secs(10), || etcd.leader())?;
@@ -451,6 +472,31 @@ fn writes_fail_clearly_without_quorum_and_recover() -> Result<()> {
         "{stderr}"
     );
 
+    // Reads of any recent state are answered from the watch cache.
+    let names = cached_names().context("a list at resourceVersion=0 without quorum")?;
+    ensure!(names.contains("before-quorum-loss"), "{names:?}");
+    let got = runtime
+        .block_on(api.get_with("before-quorum-loss", &GetParams::any()))
+        .context("a get at resourceVersion=0 without quorum")?;
+    assert_eq!(got.data, config_map("before-quorum-loss").data);
+    let raw = testkit::ok(server.kubectl(&[
+        "get",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps?resourceVersion=0",
+    ])?)?;
+    ensure!(raw.contains("\"before-quorum-loss\""), "{raw}");
+    // A consistent read needs a quorum, as in kube-apiserver.
+    match runtime.block_on(api.list(&ListParams::default())) {
+        Err(kube::Error::Api(status)) if status.code == 503 || status.code == 504 => {
+            eprintln!(
+                "a consistent list without quorum: {} {}",
+                status.code, status.reason
+            )
+        }
+        other => bail!("a consistent list without quorum: {other:?}"),
+    }
+    eprintln!("lists and gets at resourceVersion=0 are served without quorum");
+
     etcd.restart_member(leader)?;
     etcd.restart_member(follower)?;
     let restarted = Instant::now();
@@ -476,6 +522,20 @@ fn writes_fail_clearly_without_quorum_and_recover() -> Result<()> {
     }
     eprintln!(
         "a create succeeded {:?} after the members restarted ({attempts} attempts)",
+        restarted.elapsed()
+    );
+    let followed = wait_for(
+        "the watch cache to follow writes after recovery",
+        Duration::from_secs(30),
+        || {
+            cached_names()
+                .ok()
+                .filter(|names| names.contains("after-quorum-returns"))
+        },
+    );
+    followed?;
+    eprintln!(
+        "the watch cache saw the first write after recovery {:?} after the restart",
         restarted.elapsed()
     );
     let stored = stored_names(&server)?;
