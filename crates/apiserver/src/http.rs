@@ -29,6 +29,8 @@ pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
 pub struct App {
     pub registry: Arc<Registry>,
+    /// Where `resourceVersion=0` reads go, when the server keeps a watch cache.
+    pub cached_reads: Option<crate::watch_cache::CachedReads>,
     /// The bearer token every request must carry; `None` turns authentication off.
     pub token: Option<String>,
     /// `host:port` clients reach this server at, for legacy discovery.
@@ -160,6 +162,17 @@ impl Ctx<'_> {
 
     fn registry(&self) -> &Registry {
         &self.app.registry
+    }
+
+    /// The registry a get or list reads from: `resourceVersion=0` (any recent state) is
+    /// answered by the watch cache once it has loaded, as kube-apiserver does.
+    fn read_registry(&self) -> &Registry {
+        match &self.app.cached_reads {
+            Some(cached) if self.query.get("resourceVersion") == Some("0") => {
+                cached.registry().unwrap_or(&self.app.registry)
+            }
+            _ => &self.app.registry,
+        }
     }
 
     async fn dispatch(&self, body: &[u8]) -> Result<Response> {
@@ -350,7 +363,7 @@ impl Ctx<'_> {
 
     async fn get(&self) -> Result<Response> {
         let obj = self
-            .registry()
+            .read_registry()
             .get(self.rt(), self.ns(), self.name())
             .await?;
         let obj = if self.sub() == Some("scale") {
@@ -363,7 +376,10 @@ impl Ctx<'_> {
 
     async fn list(&self) -> Result<Response> {
         let opts = self.list_options()?;
-        let list = self.registry().list(self.rt(), self.ns(), &opts).await?;
+        let list = self
+            .read_registry()
+            .list(self.rt(), self.ns(), &opts)
+            .await?;
         let mut meta = json!({"resourceVersion": list.revision.to_string()});
         if let Some(token) = &list.continue_token {
             meta["continue"] = json!(token);

@@ -6,6 +6,7 @@
 
 mod bootstrap;
 mod discovery;
+pub mod endpoint_leases;
 pub mod error;
 mod http;
 pub mod ipalloc;
@@ -24,6 +25,7 @@ mod snapshot;
 mod tables;
 pub mod tls;
 mod watch;
+mod watch_cache;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -38,6 +40,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use discovery::{KUBE_MAJOR, KUBE_MINOR};
+pub use endpoint_leases::EndpointLeases;
 pub use ipalloc::Cidr;
 
 /// How the API server is run.
@@ -51,6 +54,11 @@ pub struct Config {
     pub insecure_http: bool,
     /// Service CIDRs, one per IP family (default 10.96.0.0/12).
     pub service_cidrs: Vec<Cidr>,
+    /// List this server in the `default/kubernetes` Endpoints while it runs (default: not).
+    pub endpoint_leases: Option<EndpointLeases>,
+    /// Answer `resourceVersion=0` gets and lists from a watch-fed copy of the store, which
+    /// keeps serving while the store is unreachable (for etcd; default: off).
+    pub watch_cache: bool,
 }
 
 impl Config {
@@ -60,6 +68,8 @@ impl Config {
             data_dir,
             insecure_http: false,
             service_cidrs: vec!["10.96.0.0/12".parse().expect("static CIDR")],
+            endpoint_leases: None,
+            watch_cache: false,
         }
     }
 }
@@ -124,6 +134,9 @@ pub async fn start(
         source,
     })?;
 
+    if let Some(leases) = &config.endpoint_leases {
+        leases.validate().map_err(StartError::Config)?;
+    }
     let alloc = ipalloc::Allocator::new(store.clone(), config.service_cidrs.clone());
     let registry = Arc::new(registry::Registry::new(store, alloc));
     bootstrap::run(&registry, addr.port()).await?;
@@ -144,16 +157,34 @@ pub async fn start(
         .transpose()?
         .map(tokio_rustls::TlsAcceptor::from);
 
+    let cached_reads = config
+        .watch_cache
+        .then(|| watch_cache::CachedReads::start(&registry, shutdown.clone()));
     let app = Arc::new(http::App {
         registry: registry.clone(),
+        cached_reads,
         token: creds.map(|c| c.token),
         server_address: addr.to_string(),
         shutdown: shutdown.clone(),
     });
+    // The reconciler removes this replica from the Endpoints on shutdown: `task` waits for it.
+    let endpoints = config.endpoint_leases.clone().map(|leases| {
+        tokio::spawn(endpoint_leases::run(
+            registry.clone(),
+            leases,
+            addr.port(),
+            shutdown.clone(),
+        ))
+    });
     tokio::spawn(repair::run(registry.clone(), shutdown.clone()));
     tokio::spawn(namespaces::run(registry, shutdown.clone()));
     let router = http::router(app);
-    let task = tokio::spawn(serve(listener, acceptor, router, shutdown));
+    let task = tokio::spawn(async move {
+        serve(listener, acceptor, router, shutdown).await;
+        if let Some(endpoints) = endpoints {
+            let _ = endpoints.await;
+        }
+    });
     Ok(Running {
         addr,
         url,

@@ -37,6 +37,7 @@ async fn create_cost() {
     crate::bootstrap::run(&registry, 6443).await.unwrap();
     let app = Arc::new(App {
         registry,
+        cached_reads: None,
         token: None,
         server_address: "127.0.0.1:6443".into(),
         shutdown: tokio_util::sync::CancellationToken::new(),

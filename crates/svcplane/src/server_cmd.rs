@@ -44,6 +44,50 @@ pub struct ServerArgs {
     etcd: Box<EtcdFlags>,
     #[command(flatten)]
     leader_election: Box<LeaderElectionFlags>,
+    #[command(flatten)]
+    endpoints: Box<EndpointFlags>,
+}
+
+/// How this replica appears in the `default/kubernetes` Endpoints (kube-apiserver's flags, plus
+/// the lease duration, which kube-apiserver fixes at 15s).
+#[derive(clap::Args)]
+struct EndpointFlags {
+    /// The address clients reach this server at, listed in the `default/kubernetes` Endpoints
+    /// with the port it listens on. [default: the --listen address, or when that is loopback or
+    /// unspecified, the address of the default route's interface]
+    #[arg(long)]
+    advertise_address: Option<std::net::IpAddr>,
+    /// `lease`: every replica renews a lease and the Endpoints list the replicas whose lease is
+    /// live; `none`: the Endpoints are not maintained.
+    #[arg(long, default_value = "lease", value_parser = ["lease", "none"])]
+    endpoint_reconciler_type: String,
+    /// How long a replica stays in the Endpoints after its last renewal (it renews every third
+    /// of this); a clean shutdown removes it at once.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    endpoint_lease_duration: Duration,
+}
+
+impl EndpointFlags {
+    /// The reconciler's settings, or `None` when it is off or there is no address to advertise.
+    fn config(&self, listen: SocketAddr) -> Option<apiserver::EndpointLeases> {
+        if self.endpoint_reconciler_type == "none" {
+            return None;
+        }
+        let advertise = self
+            .advertise_address
+            .or_else(|| apiserver::endpoint_leases::default_advertise_address(listen.ip()));
+        let Some(advertise_address) = advertise else {
+            tracing::warn!(
+                "no address to advertise (no default route): the default/kubernetes Endpoints \
+                 are not maintained; set --advertise-address"
+            );
+            return None;
+        };
+        Some(apiserver::EndpointLeases {
+            advertise_address,
+            lease_duration: self.endpoint_lease_duration,
+        })
+    }
 }
 
 /// kube-controller-manager's leader election flags, for the controllers and the node agent.
@@ -126,12 +170,16 @@ pub(crate) struct EtcdFlags {
     /// How often to compact etcd's history, keeping one interval of it; `0` turns it off.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     etcd_compaction_interval: Duration,
+    /// The deadline of each etcd request: past it (etcd without quorum), the API answers 503.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    etcd_request_timeout: Duration,
 }
 
 impl EtcdFlags {
     pub(crate) fn config(&self) -> store::EtcdConfig {
         let mut config = store::EtcdConfig::new(self.etcd_servers.clone());
         config.prefix = self.etcd_prefix.clone();
+        config.request_timeout = self.etcd_request_timeout;
         config.compaction_interval =
             Some(self.etcd_compaction_interval).filter(|interval| !interval.is_zero());
         if self.etcd_cafile.is_some() || self.etcd_certfile.is_some() || self.etcd_keyfile.is_some()
@@ -206,6 +254,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     config.listen = args.listen;
     config.insecure_http = args.insecure_http;
     config.service_cidrs = args.service_cidr;
+    config.endpoint_leases = args.endpoints.config(args.listen);
+    // etcd can become unreachable while the server runs; the embedded store cannot.
+    config.watch_cache = !args.etcd.etcd_servers.is_empty();
     let shutdown = CancellationToken::new();
     let running = apiserver::start(config, store, shutdown.clone()).await?;
     println!("svcplane API server listening on {}", running.url);

@@ -572,3 +572,147 @@ async fn a_leader_cut_off_from_the_api_stops_before_another_takes_over() -> Resu
     );
     Ok(())
 }
+
+/// The address the endpoint tests advertise (documentation range, data only: nothing connects
+/// to it). Both replicas run on one host, so they differ by port, as in the Endpoints.
+const ADVERTISE: &str = "192.0.2.10";
+
+/// A replica that advertises [`ADVERTISE`] and keeps its endpoint lease for `lease`.
+fn endpoint_replica(etcd: &EtcdCluster, lease: &str) -> Result<Server> {
+    let endpoints = etcd.endpoints();
+    Server::start(
+        bin(),
+        &[
+            "--etcd-servers",
+            &endpoints,
+            "--nodes",
+            "0",
+            "--advertise-address",
+            ADVERTISE,
+            "--endpoint-lease-duration",
+            lease,
+        ],
+    )
+}
+
+/// `ip:port` of each replica, as the kubernetes Endpoints should list them.
+fn advertised(servers: &[&Server]) -> Result<BTreeSet<String>> {
+    servers
+        .iter()
+        .map(|s| {
+            let port = s.url.rsplit(':').next().context("URL without a port")?;
+            Ok(format!("{ADVERTISE}:{port}"))
+        })
+        .collect()
+}
+
+/// `ip:port` pairs of `default/kubernetes`, read with kubectl from `s`.
+fn kubernetes_endpoints(s: &Server) -> Result<BTreeSet<String>> {
+    let out = ok(s.kubectl(&["get", "endpoints", "kubernetes", "-o", "json"])?)?;
+    let ep: serde_json::Value = serde_json::from_str(&out)?;
+    let mut found = BTreeSet::new();
+    for subset in ep["subsets"].as_array().into_iter().flatten() {
+        for address in subset["addresses"].as_array().into_iter().flatten() {
+            for port in subset["ports"].as_array().into_iter().flatten() {
+                ensure!(
+                    port["name"] == "https" && port["protocol"] == "TCP",
+                    "{port}"
+                );
+                found.insert(format!(
+                    "{}:{}",
+                    address["ip"].as_str().unwrap_or(""),
+                    port["port"]
+                ));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// `ip:port` pairs of the EndpointSlices of `default/kubernetes` (mirrored from the Endpoints
+/// by the leader's mirroring controller).
+fn kubernetes_slices(s: &Server) -> Result<BTreeSet<String>> {
+    let out = ok(s.kubectl(&[
+        "get",
+        "endpointslices",
+        "-l",
+        "kubernetes.io/service-name=kubernetes",
+        "-o",
+        "json",
+    ])?)?;
+    let list: serde_json::Value = serde_json::from_str(&out)?;
+    let mut found = BTreeSet::new();
+    for slice in list["items"].as_array().into_iter().flatten() {
+        for endpoint in slice["endpoints"].as_array().into_iter().flatten() {
+            for address in endpoint["addresses"].as_array().into_iter().flatten() {
+                for port in slice["ports"].as_array().into_iter().flatten() {
+                    found.insert(format!(
+                        "{}:{}",
+                        address.as_str().unwrap_or(""),
+                        port["port"]
+                    ));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// kube-apiserver's lease endpoint reconciler: `default/kubernetes` lists the live replicas.
+/// A SIGKILLed replica leaves once its lease expires, a restarted one comes back (on its new
+/// port), and a cleanly stopped one leaves at once, without waiting for its (1h) lease.
+#[test]
+fn the_kubernetes_endpoints_list_the_live_replicas() -> Result<()> {
+    let Some(etcd) = EtcdCluster::start_or_skip(1)? else {
+        return Ok(());
+    };
+    let lease = Duration::from_secs(3);
+    let a = endpoint_replica(&etcd, "3s")?;
+    let mut b = endpoint_replica(&etcd, "3s")?;
+    let both = advertised(&[&a, &b])?;
+    let listed = |want: &BTreeSet<String>, s: &Server| -> Result<Option<()>> {
+        Ok((&kubernetes_endpoints(s)? == want).then_some(()))
+    };
+    wait_for("both replicas in the Endpoints", lease * 3, || {
+        listed(&both, &a)
+    })?;
+    assert_eq!(
+        kubernetes_endpoints(&b)?,
+        both,
+        "one view through either replica"
+    );
+    wait_for(
+        "both replicas in the mirrored slices",
+        Duration::from_secs(30),
+        || Ok((kubernetes_slices(&b)? == both).then_some(())),
+    )?;
+
+    let killed = Instant::now();
+    b.kill();
+    let only_a = advertised(&[&a])?;
+    wait_for("the killed replica to leave", lease * 5, || {
+        listed(&only_a, &a)
+    })?;
+    eprintln!(
+        "SIGKILLed replica left the Endpoints {:?} after the kill (lease {lease:?})",
+        killed.elapsed()
+    );
+    wait_for("the slices to follow", Duration::from_secs(30), || {
+        Ok((kubernetes_slices(&a)? == only_a).then_some(()))
+    })?;
+
+    b.restart()?;
+    let both = advertised(&[&a, &b])?;
+    wait_for("the restarted replica to come back", lease * 3, || {
+        listed(&both, &a)
+    })?;
+
+    let mut c = endpoint_replica(&etcd, "1h")?;
+    let three = advertised(&[&a, &b, &c])?;
+    wait_for("a third replica to join", lease * 3, || listed(&three, &b))?;
+    let status = c.terminate(Duration::from_secs(20))?;
+    ensure!(status.success(), "clean shutdown exited with {status}");
+    // Its lease had most of an hour to run: only the shutdown can have removed it.
+    assert_eq!(kubernetes_endpoints(&a)?, both);
+    Ok(())
+}

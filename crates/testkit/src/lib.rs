@@ -142,6 +142,27 @@ impl Server {
         }
     }
 
+    /// SIGTERM the server (only this child, by its PID) and wait for it to exit, for a clean
+    /// shutdown; SIGKILL if it is not gone within `limit`.
+    pub fn terminate(&mut self, limit: Duration) -> Result<std::process::ExitStatus> {
+        let mut child = self.child.take().context("the server is not running")?;
+        let pid = child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status()?;
+        anyhow::ensure!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("the server did not exit within {limit:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Start the same server again on the same data dir (a new port).
     pub fn restart(&mut self) -> Result<()> {
         self.kill();

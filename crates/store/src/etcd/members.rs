@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use etcd_client::{Client, ConnectOptions, KvClient, WatchClient};
 use tonic::Code;
 
-use super::error::unavailable;
+use super::error::{unavailable, unavailable_from};
 use crate::{Error, Result};
 
 /// The largest response accepted from etcd (a list of a whole prefix comes in one message);
@@ -41,7 +41,8 @@ struct Member {
 pub(super) struct Members {
     members: Vec<Member>,
     current: AtomicUsize,
-    /// All endpoints, for error messages.
+    /// Each member's URL and all of them joined, for error messages.
+    urls: Vec<String>,
     endpoints: String,
 }
 
@@ -66,6 +67,7 @@ impl Members {
         Ok(Members {
             members,
             current: AtomicUsize::new(0),
+            urls: urls.to_vec(),
             endpoints: urls.join(","),
         })
     }
@@ -101,7 +103,9 @@ impl Members {
         F: Fn(KvClient) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
-        let mut last = None;
+        // Every member's failure goes into the error: with quorum lost, the one member still up
+        // says "no leader" or times out while the others refuse, and the message must say both.
+        let mut failures = Vec::new();
         for i in self.order() {
             let err = match request(self.members[i].kv.clone()).await {
                 Ok(value) => return Ok(value),
@@ -115,15 +119,18 @@ impl Members {
                 Retry::Read => failure != Failure::Request,
                 Retry::Write => failure == Failure::NotSent,
             };
-            if !retried {
+            if !retried && failures.is_empty() {
                 return Err(unavailable(op, key, &self.endpoints, err));
             }
-            last = Some(err);
+            failures.push((self.urls[i].as_str(), err));
+            if !retried {
+                break;
+            }
         }
-        Err(match last {
-            Some(err) => unavailable(op, key, &self.endpoints, err),
-            None => Error::Unavailable("no etcd members".into()),
-        })
+        if failures.is_empty() {
+            return Err(Error::Unavailable("no etcd members".into()));
+        }
+        Err(unavailable_from(op, key, self.members.len(), &failures))
     }
 
     /// The watch clients in the order to try them, with their member index.
