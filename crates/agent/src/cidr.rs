@@ -34,6 +34,11 @@ impl Ipv4Cidr {
         self.prefix
     }
 
+    /// The highest address of the network.
+    pub fn last(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) | !mask(self.prefix))
+    }
+
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
         u32::from(ip) & mask(self.prefix) == u32::from(self.addr)
     }

@@ -1,7 +1,7 @@
 //! The simulated kubelet for pods bound to our nodes: pick the pod IP, run the pure state
 //! machine, write status, record events, remove pods whose grace period is over.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -114,25 +114,11 @@ fn allocate(pod: &Pod, node_name: &str, node: &Node, ctx: &Ctx) -> Result<Option
     {
         return Ok(Some(*ip));
     }
-    let pods = ctx.pods.state();
-    let mut in_use = HashSet::new();
-    let mut pending = HashSet::new();
-    for p in &pods {
-        let ip = p.status.as_ref().and_then(|s| s.pod_ip.as_deref());
-        match ip.and_then(|ip| ip.parse::<Ipv4Addr>().ok()) {
-            Some(ip) if cidr.contains(ip) => {
-                in_use.insert(ip);
-            }
-            Some(_) => {}
-            None => {
-                if let Some(uid) = p.uid() {
-                    pending.insert(uid);
-                }
-            }
-        }
-    }
+    let index = lock(&ctx.index);
+    let mut in_use = index.ips_in(&cidr);
     // A reservation ends when its pod shows the IP in status, or is gone.
-    state.reserved.retain(|uid, _| pending.contains(uid));
+    state.reserved.retain(|uid, _| index.awaits_ip(uid));
+    drop(index);
     in_use.extend(
         state
             .reserved

@@ -6,6 +6,7 @@
 mod events;
 mod kubelet;
 mod nodes;
+mod pod_index;
 mod scheduler;
 
 use std::collections::{BTreeSet, HashMap};
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
@@ -34,6 +35,8 @@ pub(crate) struct Ctx {
     ours: BTreeSet<String>,
     scheduler: Mutex<scheduler::State>,
     ipam: Mutex<kubelet::IpamState>,
+    /// Pods per node and IPs in use, kept per watch event.
+    index: Arc<Mutex<pod_index::PodIndex>>,
     /// Pod uid → the resourceVersion our last write replaced. Until the cache shows a newer
     /// version, a reconcile would plan from stale data (and repeat events), so it waits.
     written: Mutex<HashMap<String, (String, Instant)>>,
@@ -83,14 +86,31 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
     nodes::register(&client, &config).await?;
 
     let (node_reader, node_writer) = reflector::store();
-    let node_stream = reflector::reflector(
-        node_writer,
-        watcher(Api::<Node>::all(client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .applied_objects();
-    let controller = Controller::new(Api::<Pod>::all(client.clone()), watcher::Config::default());
-    let pod_reader = controller.store();
+    // Without managedFields, as in kube-controller-manager's informers: nothing here reads
+    // them, and they were most of a cached pod's memory.
+    let node_stream = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
+        .modify(|n| n.metadata.managed_fields = None)
+        .reflect(node_writer)
+        .default_backoff()
+        .applied_objects();
+    // The pod index is fed from the same watch as the cache, right after the reflector
+    // applies each event.
+    let (pod_reader, pod_writer) = reflector::store();
+    let index = Arc::new(Mutex::new(pod_index::PodIndex::default()));
+    let (feed, store_view) = (index.clone(), pod_reader.clone());
+    let pod_stream = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
+        .modify(|p| p.metadata.managed_fields = None)
+        .reflect(pod_writer)
+        .default_backoff()
+        .inspect(move |event| {
+            if let Ok(event) = event {
+                lock(&feed).observe(event, || {
+                    store_view.state().iter().map(|p| (**p).clone()).collect()
+                });
+            }
+        })
+        .touched_objects();
+    let controller = Controller::for_stream(pod_stream, pod_reader.clone());
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         ours: config.node_names().into_iter().collect(),
@@ -99,25 +119,23 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
         nodes: node_reader,
         scheduler: Mutex::new(scheduler::State::default()),
         ipam: Mutex::new(kubelet::IpamState::default()),
+        index: index.clone(),
         written: Mutex::new(HashMap::new()),
     });
 
     let heartbeat = tokio::spawn(nodes::heartbeat_loop(ctx.clone(), shutdown.clone()));
-    let mapper_pods = pod_reader;
+    let seen_nodes: Mutex<HashMap<String, u64>> = Mutex::default();
     controller
         // A node change (readiness, labels, a new node) can change every pod on it and
-        // whether unbound pods fit anywhere.
+        // whether unbound pods fit anywhere. Status reports that change none of that (the
+        // periodic heartbeats) requeue nothing.
         .watches_stream(node_stream, move |node: Node| {
             let name = node.name_any();
-            mapper_pods
-                .state()
-                .into_iter()
-                .filter(|p| {
-                    let bound = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
-                    bound.is_none_or(|n| n.is_empty() || n == name)
-                })
-                .map(|p| ObjectRef::from_obj(&*p))
-                .collect::<Vec<_>>()
+            let fingerprint = nodes::scheduling_fingerprint(&node);
+            if lock(&seen_nodes).insert(name.clone(), fingerprint) == Some(fingerprint) {
+                return Vec::new();
+            }
+            lock(&index).affected_by_node(&name)
         })
         .graceful_shutdown_on(shutdown.clone().cancelled_owned())
         .run(reconcile, error_policy, ctx)

@@ -166,6 +166,20 @@ async fn renew_lease(client: &Client, config: &Config, node: &Node) -> Result<()
     }
 }
 
+/// A hash of what a pod's scheduling and readiness depend on in a node: its labels,
+/// annotations, spec (unschedulable, taints, pod CIDR) and whether it is Ready.
+pub(super) fn scheduling_fingerprint(node: &Node) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    node.metadata.labels.hash(&mut h);
+    node.metadata.annotations.hash(&mut h);
+    serde_json::to_string(&node.spec)
+        .unwrap_or_default()
+        .hash(&mut h);
+    crate::node_plan::is_ready(node).hash(&mut h);
+    h.finish()
+}
+
 /// Every tick: recreate deleted nodes, report status when it changed (e.g. the
 /// `svcplane.dev/node-ready` annotation) or the heartbeat is due, renew Leases when due.
 pub(super) async fn heartbeat_loop(ctx: Arc<Ctx>, shutdown: CancellationToken) {

@@ -103,37 +103,17 @@ pub(super) async fn schedule(pod: &Pod, ctx: &Ctx) -> Result<Action> {
 /// The pure choice over the caches, assuming the result until the cache shows the binding.
 fn choose(pod: &Pod, uid: &str, ctx: &Ctx) -> Result<String, schedule::Unschedulable> {
     let mut state = lock(&ctx.scheduler);
-    let pods = ctx.pods.state();
-    let mut bound: HashMap<&str, &str> = HashMap::new();
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    for p in &pods {
-        let node = p
-            .spec
-            .as_ref()
-            .and_then(|s| s.node_name.as_deref())
-            .unwrap_or_default();
-        let finished = matches!(
-            p.status.as_ref().and_then(|s| s.phase.as_deref()),
-            Some("Succeeded" | "Failed")
-        );
-        if let Some(uid) = p.metadata.uid.as_deref() {
-            bound.insert(uid, node);
-        }
-        if !node.is_empty() && !finished {
-            *counts.entry(node.to_string()).or_default() += 1;
-        }
-    }
+    let index = lock(&ctx.index);
     // Assumed bindings count until the cache shows the pod bound (or gone).
-    state
-        .assumed
-        .retain(|uid, _| bound.get(uid.as_str()).is_some_and(|n| n.is_empty()));
+    state.assumed.retain(|uid, _| index.is_unbound(uid));
+    state.failures.retain(|uid, _| index.exists(uid));
+    let mut assumed: HashMap<&str, usize> = HashMap::new();
     for (assumed_uid, node) in &state.assumed {
         if assumed_uid != uid {
-            *counts.entry(node.clone()).or_default() += 1;
+            *assumed.entry(node.as_str()).or_default() += 1;
         }
     }
-    let live: std::collections::HashSet<&str> = bound.keys().copied().collect();
-    state.failures.retain(|uid, _| live.contains(uid.as_str()));
+    let counts = |node: &str| index.pods_on(node) + assumed.get(node).copied().unwrap_or(0);
 
     let nodes = ctx.nodes.state();
     let empty = BTreeMap::new();
@@ -147,10 +127,7 @@ fn choose(pod: &Pod, uid: &str, ctx: &Ctx) -> Result<String, schedule::Unschedul
                 ready: is_ready(n),
                 unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
                 taints: spec.and_then(|s| s.taints.as_deref()).unwrap_or_default(),
-                pods: counts
-                    .get(n.metadata.name.as_deref().unwrap_or_default())
-                    .copied()
-                    .unwrap_or(0),
+                pods: counts(n.metadata.name.as_deref().unwrap_or_default()),
                 max_pods: n
                     .status
                     .as_ref()

@@ -188,10 +188,8 @@ impl Reconciler for DeploymentController {
             return Ok(Action::Done);
         }
         let uid = d.metadata.uid.clone().unwrap_or_default();
-        let rss: Vec<Arc<ReplicaSet>> = self.inf.replicasets.state_filter(|rs| {
-            rs.metadata.namespace.as_deref() == Some(key.0.as_str())
-                && podutil::is_controlled_by(&rs.metadata, &uid)
-        });
+        let mut rss: Vec<Arc<ReplicaSet>> = self.inf.replicasets.in_namespace(&key.0);
+        rss.retain(|rs| podutil::is_controlled_by(&rs.metadata, &uid));
         let refs: Vec<&ReplicaSet> = rss.iter().map(|r| r.as_ref()).collect();
         let plan = plan::plan(&d, &refs, Timestamp::now());
         for step in plan.steps {

@@ -48,24 +48,21 @@ impl Reconciler for EndpointsController {
             Change::Applied(Obj::Pod(p)) | Change::Deleted(Obj::Pod(p)) => {
                 let ns = p.metadata.namespace.as_deref();
                 let name = p.metadata.name.as_deref();
-                let selecting = self.inf.services.state().into_iter().filter(|s| {
-                    s.metadata.namespace.as_deref() == ns
-                        && service::selector(s).is_some_and(|sel| {
-                            podutil::map_selector_matches(sel, podutil::labels(&p.metadata))
-                        })
+                let ns = ns.unwrap_or_default();
+                let selecting = self.inf.services.in_namespace(ns).into_iter().filter(|s| {
+                    service::selector(s).is_some_and(|sel| {
+                        podutil::map_selector_matches(sel, podutil::labels(&p.metadata))
+                    })
                 });
                 // Endpoints that list the pod (its labels may no longer match).
-                let listing = self.inf.endpoints.state().into_iter().filter(|e| {
-                    e.metadata.namespace.as_deref() == ns
-                        && e.subsets.iter().flatten().any(|s| {
-                            s.addresses
-                                .iter()
-                                .chain(s.not_ready_addresses.iter())
-                                .flatten()
-                                .any(|a| {
-                                    a.target_ref.as_ref().and_then(|t| t.name.as_deref()) == name
-                                })
-                        })
+                let listing = self.inf.endpoints.in_namespace(ns).into_iter().filter(|e| {
+                    e.subsets.iter().flatten().any(|s| {
+                        s.addresses
+                            .iter()
+                            .chain(s.not_ready_addresses.iter())
+                            .flatten()
+                            .any(|a| a.target_ref.as_ref().and_then(|t| t.name.as_deref()) == name)
+                    })
                 });
                 selecting
                     .map(|s| podutil::key_of(&s.metadata))
@@ -103,10 +100,7 @@ impl Reconciler for EndpointsController {
             // Selectorless: the Endpoints are the user's.
             return Ok(Action::Done);
         }
-        let pods: Vec<Arc<Pod>> = self
-            .inf
-            .pods
-            .state_filter(|p| p.metadata.namespace.as_deref() == Some(key.0.as_str()));
+        let pods: Vec<Arc<Pod>> = self.inf.pods.in_namespace(&key.0);
         let pods: Vec<&Pod> = pods.iter().map(|p| p.as_ref()).collect();
         match plan::plan(&svc, &pods, current.as_deref(), self.max_addresses) {
             plan::Write::None => {}

@@ -11,8 +11,8 @@ pub mod slices;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
@@ -37,17 +37,18 @@ const CACHE_WAIT: Duration = Duration::from_secs(1);
 fn owned_slices(inf: &Informers, svc: &Service, managed_by: &str) -> Vec<Arc<EndpointSlice>> {
     let (ns, name) = podutil::key_of(&svc.metadata);
     let uid = svc.metadata.uid.clone().unwrap_or_default();
-    inf.slices.state_filter(|s| {
+    let mut slices = inf.slices.in_namespace(&ns);
+    slices.retain(|s| {
         let labels = podutil::labels(&s.metadata);
-        s.metadata.namespace.as_deref() == Some(ns.as_str())
-            && labels.get(SERVICE_NAME_LABEL) == Some(&name)
+        labels.get(SERVICE_NAME_LABEL) == Some(&name)
             && labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(managed_by)
             && s.metadata
                 .owner_references
                 .iter()
                 .flatten()
                 .any(|o| o.uid == uid)
-    })
+    });
+    slices
 }
 
 /// Whether the cache shows every slice we created or deleted for `key`.
@@ -97,6 +98,9 @@ pub struct SliceController {
     inf: Informers,
     max_per_slice: usize,
     exp: Expectations<ServiceKey>,
+    /// The zone each node had when last seen: node status reports (heartbeats) change
+    /// nothing a slice holds, and must not cost a look at every pod.
+    node_zones: Mutex<HashMap<String, Option<String>>>,
 }
 
 impl SliceController {
@@ -106,6 +110,7 @@ impl SliceController {
             inf,
             max_per_slice: config.max_endpoints_per_slice,
             exp: Expectations::default(),
+            node_zones: Mutex::default(),
         }
     }
 
@@ -117,9 +122,8 @@ impl SliceController {
         let mut keys: Vec<ServiceKey> = self
             .inf
             .services
-            .state()
+            .in_namespace(&ns)
             .iter()
-            .filter(|s| s.metadata.namespace.as_deref() == Some(ns.as_str()))
             .filter(|s| {
                 service::selector(s).is_some_and(|sel| {
                     podutil::map_selector_matches(sel, podutil::labels(&pod.metadata))
@@ -127,11 +131,10 @@ impl SliceController {
             })
             .map(|s| podutil::key_of(&s.metadata))
             .collect();
-        for s in self.inf.slices.state() {
-            if s.metadata.namespace.as_deref() == Some(ns.as_str())
-                && s.endpoints
-                    .iter()
-                    .any(|e| e.target_ref.as_ref().and_then(|t| t.name.as_deref()) == name)
+        for s in self.inf.slices.in_namespace(&ns) {
+            if s.endpoints
+                .iter()
+                .any(|e| e.target_ref.as_ref().and_then(|t| t.name.as_deref()) == name)
                 && let Some(svc) = podutil::labels(&s.metadata).get(SERVICE_NAME_LABEL)
             {
                 keys.push((ns.clone(), svc.clone()));
@@ -165,7 +168,20 @@ impl Reconciler for SliceController {
             }
             // A node appearing, going or changing zone affects the pods bound to it.
             Change::Applied(Obj::Node(n)) | Change::Deleted(Obj::Node(n)) => {
-                let node = n.metadata.name.as_deref();
+                let name = n.metadata.name.clone().unwrap_or_default();
+                let zone = podutil::labels(&n.metadata).get(plan::ZONE_LABEL).cloned();
+                {
+                    let mut zones = self.node_zones.lock().unwrap_or_else(|e| e.into_inner());
+                    let before = if matches!(change, Change::Deleted(_)) {
+                        zones.remove(&name)
+                    } else {
+                        zones.insert(name.clone(), zone.clone())
+                    };
+                    if matches!(change, Change::Applied(_)) && before == Some(zone) {
+                        return Vec::new();
+                    }
+                }
+                let node = Some(name.as_str());
                 self.inf
                     .pods
                     .state()
@@ -209,7 +225,7 @@ impl Reconciler for SliceController {
             let pods: Vec<Arc<Pod>> = self
                 .inf
                 .pods
-                .state_filter(|p| p.metadata.namespace == svc.metadata.namespace);
+                .in_namespace(svc.metadata.namespace.as_deref().unwrap_or_default());
             let nodes: BTreeMap<String, Option<String>> = self
                 .inf
                 .nodes

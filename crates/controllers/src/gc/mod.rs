@@ -20,7 +20,7 @@ use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, Pr
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource};
 
-use crate::runtime::{Action, Change, Informers, Obj, Reconciler};
+use crate::runtime::{Action, Cache, Change, Informers, Obj, Reconciler};
 use crate::{Error, Result};
 use plan::{DependentAction, OwnerAction};
 
@@ -95,6 +95,14 @@ fn metas_of<K: Resource<DynamicType = ()> + Clone>(store: &Store<K>) -> Vec<Obje
     store.state().iter().map(|o| o.meta().clone()).collect()
 }
 
+fn metas_in<K: Resource<DynamicType = ()> + Clone>(cache: &Cache<K>, ns: &str) -> Vec<ObjectMeta> {
+    cache
+        .in_namespace(ns)
+        .iter()
+        .map(|o| o.meta().clone())
+        .collect()
+}
+
 fn get_of<K: Resource<DynamicType = ()> + Clone>(
     store: &Store<K>,
     ns: &str,
@@ -128,6 +136,20 @@ impl GarbageCollector {
         }
     }
 
+    /// The cached objects of one kind in namespace `ns`.
+    fn metas_in(&self, kind: GcKind, ns: &str) -> Vec<ObjectMeta> {
+        let i = &self.inf;
+        match kind {
+            GcKind::Pod => metas_in(&i.pods, ns),
+            GcKind::Service => metas_in(&i.services, ns),
+            GcKind::Endpoints => metas_in(&i.endpoints, ns),
+            GcKind::EndpointSlice => metas_in(&i.slices, ns),
+            GcKind::ReplicaSet => metas_in(&i.replicasets, ns),
+            GcKind::Deployment => metas_in(&i.deployments, ns),
+            GcKind::StatefulSet => metas_in(&i.statefulsets, ns),
+        }
+    }
+
     fn get(&self, kind: GcKind, ns: &str, name: &str) -> Option<ObjectMeta> {
         let i = &self.inf;
         match kind {
@@ -144,11 +166,8 @@ impl GarbageCollector {
     /// Every cached object that references `uid`, with its kind.
     fn dependents_of(&self, ns: &str, uid: &str) -> Vec<(GcKind, ObjectMeta)> {
         ALL.into_iter()
-            .flat_map(|k| self.metas(k).into_iter().map(move |m| (k, m)))
-            .filter(|(_, m)| {
-                m.namespace.as_deref() == Some(ns)
-                    && m.owner_references.iter().flatten().any(|r| r.uid == uid)
-            })
+            .flat_map(|k| self.metas_in(k, ns).into_iter().map(move |m| (k, m)))
+            .filter(|(_, m)| m.owner_references.iter().flatten().any(|r| r.uid == uid))
             .collect()
     }
 

@@ -92,10 +92,8 @@ impl Reconciler for ReplicaSetController {
             return Ok(Action::Done);
         };
         let uid = rs.metadata.uid.clone().unwrap_or_default();
-        let pods: Vec<Arc<Pod>> = self.inf.pods.state_filter(|p| {
-            p.metadata.namespace.as_deref() == Some(key.0.as_str())
-                && podutil::is_controlled_by(&p.metadata, &uid)
-        });
+        let mut pods: Vec<Arc<Pod>> = self.inf.pods.in_namespace(&key.0);
+        pods.retain(|p| podutil::is_controlled_by(&p.metadata, &uid));
         let synced = self.exp.satisfied(key, |name| {
             pods.iter()
                 .any(|p| p.metadata.name.as_deref() == Some(name) && podutil::is_active(p))

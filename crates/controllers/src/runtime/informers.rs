@@ -11,13 +11,15 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+use super::cache::Cache;
 
 /// The kinds the controllers cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,14 +59,14 @@ pub enum Change {
 /// The shared caches. Cheap to clone (every store is an `Arc` inside).
 #[derive(Clone)]
 pub struct Informers {
-    pub pods: Store<Pod>,
-    pub services: Store<Service>,
-    pub endpoints: Store<Endpoints>,
-    pub slices: Store<EndpointSlice>,
-    pub nodes: Store<Node>,
-    pub replicasets: Store<ReplicaSet>,
-    pub deployments: Store<Deployment>,
-    pub statefulsets: Store<StatefulSet>,
+    pub pods: Cache<Pod>,
+    pub services: Cache<Service>,
+    pub endpoints: Cache<Endpoints>,
+    pub slices: Cache<EndpointSlice>,
+    pub nodes: Cache<Node>,
+    pub replicasets: Cache<ReplicaSet>,
+    pub deployments: Cache<Deployment>,
+    pub statefulsets: Cache<StatefulSet>,
     changes: broadcast::Sender<Change>,
 }
 
@@ -178,18 +180,25 @@ fn watch_kind<K>(
     changes: &broadcast::Sender<Change>,
     shutdown: &CancellationToken,
     spawn: &mut impl FnMut(JoinHandle<()>),
-) -> Store<K>
+) -> Cache<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let (reader, writer) = reflector::store();
+    let cache = Cache::new(reader);
+    let index = cache.clone();
     let api: Api<K> = Api::all(client.clone());
     let changes = changes.clone();
     let shutdown = shutdown.clone();
     spawn(tokio::spawn(async move {
         // The reflector applies each event to the cache before yielding it, so a controller
         // woken by a change always reads a cache that already contains it.
-        let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+        // managedFields are dropped from the cache, as client-go's informers in
+        // kube-controller-manager do: no controller reads them, and as parsed JSON trees they
+        // were most of a cached pod's memory.
+        let stream = watcher(api, watcher::Config::default())
+            .modify(|o: &mut K| o.meta_mut().managed_fields = None)
+            .reflect(writer)
             .default_backoff();
         let mut stream = std::pin::pin!(stream);
         loop {
@@ -203,9 +212,15 @@ where
                     tracing::warn!(?kind, error = %e, "watch failed; retrying with backoff");
                     continue;
                 }
-                Some(Ok(watcher::Event::Apply(o))) => Change::Applied(wrap(Arc::new(o))),
-                Some(Ok(watcher::Event::Delete(o))) => Change::Deleted(wrap(Arc::new(o))),
-                Some(Ok(watcher::Event::InitDone)) => Change::Resynced(kind),
+                Some(Ok(watcher::Event::Apply(o))) => Change::Applied(wrap(index.applied(o))),
+                Some(Ok(watcher::Event::Delete(o))) => {
+                    index.deleted(&o);
+                    Change::Deleted(wrap(Arc::new(o)))
+                }
+                Some(Ok(watcher::Event::InitDone)) => {
+                    index.resynced();
+                    Change::Resynced(kind)
+                }
                 // The cache swaps in a re-list at `InitDone`, so the objects of a list are
                 // announced all at once by `Resynced`.
                 Some(Ok(watcher::Event::Init | watcher::Event::InitApply(_))) => continue,
@@ -214,5 +229,5 @@ where
             let _ = changes.send(change);
         }
     }));
-    reader
+    cache
 }

@@ -3,11 +3,13 @@
 //! create expectations that keep a stale cache from causing duplicate creates
 //! ([`expectations`]). It never decides what objects should exist; controllers do.
 
+pub mod cache;
 pub mod expectations;
 pub mod informers;
 pub mod queue;
 pub mod worker;
 
+pub use cache::Cache;
 pub use expectations::Expectations;
 pub use informers::{Change, Informers, Kind, Obj};
 pub use queue::WorkQueue;

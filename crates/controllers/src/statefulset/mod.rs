@@ -65,10 +65,8 @@ impl Reconciler for StatefulSetController {
             return Ok(Action::Done);
         };
         let uid = ss.metadata.uid.clone().unwrap_or_default();
-        let pods: Vec<Arc<Pod>> = self.inf.pods.state_filter(|p| {
-            p.metadata.namespace.as_deref() == Some(key.0.as_str())
-                && podutil::is_controlled_by(&p.metadata, &uid)
-        });
+        let mut pods: Vec<Arc<Pod>> = self.inf.pods.in_namespace(&key.0);
+        pods.retain(|p| podutil::is_controlled_by(&p.metadata, &uid));
         let refs: Vec<&Pod> = pods.iter().map(|p| p.as_ref()).collect();
         let plan = plan::plan(&ss, &refs, Timestamp::now());
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.0);
