@@ -3,10 +3,12 @@
 # - API: durable creates/s against raw etcd puts (alternating rounds), watch fan-out, RSS;
 # - DNS: svcplane's DNS against Knot, NSD, Unbound, BIND 9, dnsmasq and a fixed-answer
 #   responder on the same generated cluster (dnsperf, server and client pinned to separate
-#   cores), a correctness gate, per-type costs, write-to-answer propagation and RSS.
+#   cores), a correctness gate, per-type costs, write-to-answer propagation and RSS;
+# - scale: a generated cluster (10k Services, 100k pods, 1,000 simulated nodes) built through the
+#   API with the controllers and the node agent; build time, RSS, pod Ready → EndpointSlice delay.
 #
 #   bench/run.sh                  both parts (~25 min after the build), writes docs/benchmarks.md
-#   bench/run.sh --only api|dns   one part; the page keeps the other part's last results
+#   bench/run.sh --only api|dns|scale   one part; the page keeps the other parts' last results
 #   bench/run.sh --quick          a few minutes' check that the tooling works; prints the report
 #   bench/run.sh --dns-sizes "1000 100000"   the cluster sizes of the DNS part
 #
@@ -26,20 +28,23 @@ while (($#)); do
         --quick) QUICK=1 ;;
         --only) ONLY=${2:-}; shift ;;
         --dns-sizes) DNS_SIZES=${2:-}; shift ;;
-        *) echo "usage: bench/run.sh [--quick] [--only api|dns] [--dns-sizes \"N...\"]" >&2; exit 2 ;;
+        *) echo "usage: bench/run.sh [--quick] [--only api|dns|scale] [--dns-sizes \"N...\"]" >&2; exit 2 ;;
     esac
     shift
 done
-case $ONLY in "" | api | dns) ;; *) echo "--only takes api or dns" >&2; exit 2 ;; esac
-run_api() { [[ $ONLY != dns ]]; }
-run_dns() { [[ $ONLY != api ]]; }
+case $ONLY in "" | api | dns | scale) ;; *) echo "--only takes api, dns or scale" >&2; exit 2 ;; esac
+run_api() { [[ -z $ONLY || $ONLY == api ]]; }
+run_dns() { [[ -z $ONLY || $ONLY == dns ]]; }
+run_scale() { [[ -z $ONLY || $ONLY == scale ]]; }
 
 if ((QUICK)); then
     CLIENTS=16 DURATION=2s WARMUP=0.5s ROUNDS=1 SINGLE=1s WATCHERS=100 EVENTS=20 RATE=20
     DNS_SIZES=200 DNS_ROUNDS=1 DNS_SECONDS=2 DNS_LAT_SECONDS=1 DNS_FLIPS=20
+    SCALE_SERVICES=100 SCALE_PODS=1000 SCALE_NODES=10 SCALE_FLIPS=20
 else
     CLIENTS=64 DURATION=10s WARMUP=1s ROUNDS=2 SINGLE=5s WATCHERS=1000 EVENTS=200 RATE=20
     DNS_ROUNDS=4 DNS_SECONDS=10 DNS_LAT_SECONDS=5 DNS_FLIPS=200
+    SCALE_SERVICES=10000 SCALE_PODS=100000 SCALE_NODES=1000 SCALE_FLIPS=1000
 fi
 
 log() { printf '\n== %s\n' "$*"; }
@@ -236,6 +241,17 @@ api_part() {
 
 }
 
+# --- the scale part ---------------------------------------------------------------------------
+scale_part() {
+    log "scale: $SCALE_SERVICES Services, $SCALE_PODS pods on $SCALE_NODES nodes, built through the API"
+    mkdir -p "$TMP/scale"
+    start_svcplane "$TMP/scale/server" --nodes "$SCALE_NODES"
+    "$BENCH" scale --url "$SVC_URL" --kubeconfig "$SVC_KUBECONFIG" --server-pid "$SVC_PID" \
+        --services "$SCALE_SERVICES" --pods "$SCALE_PODS" --nodes "$SCALE_NODES" \
+        --flips "$SCALE_FLIPS" --json "$RESULTS"
+    stop "$SVC_PID"
+}
+
 # --- the DNS part -----------------------------------------------------------------------------
 # shellcheck source=bench/dns.sh
 source "$ROOT/bench/dns.sh"
@@ -250,12 +266,16 @@ if run_dns; then
     RESULTS=$TMP/results/dns.jsonl
     for size in $DNS_SIZES; do dns_size "$size"; done
 fi
+if run_scale; then
+    RESULTS=$TMP/results/scale.jsonl
+    scale_part
+fi
 
 # --- the report ------------------------------------------------------------------------------
 # A real run keeps its raw results, so that `--only` can render the other part's last ones.
 if ((!QUICK)); then
     mkdir -p "$ROOT/bench/results"
-    for part in api dns; do
+    for part in api dns scale; do
         [[ -f $TMP/results/$part.jsonl ]] && cp "$TMP/results/$part.jsonl" "$ROOT/bench/results/"
         [[ -f $ROOT/bench/results/$part.jsonl ]] && cp "$ROOT/bench/results/$part.jsonl" "$TMP/results/"
     done
@@ -268,7 +288,7 @@ else
 fi
 mkdir -p "$(dirname "$OUT")" "$PLOT_DIR"
 REPORT_INPUTS=()
-for part in api dns; do
+for part in api dns scale; do
     [[ -f $TMP/results/$part.jsonl ]] && REPORT_INPUTS+=(--results "$TMP/results/$part.jsonl")
 done
 ETCD_VERSION=unknown

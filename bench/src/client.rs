@@ -16,6 +16,7 @@ use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
+use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -257,6 +258,23 @@ pub async fn ensure_namespace(endpoint: &Endpoint, sender: &mut Sender, name: &s
         .await
         .with_context(|| format!("creating namespace {name}"))?;
     Ok(())
+}
+
+/// The resourceVersion of a list: every watch starts right after it.
+pub async fn list_revision(endpoint: &Endpoint, sender: &mut Sender, path: &str) -> Result<String> {
+    #[derive(Deserialize)]
+    struct List {
+        metadata: ListMeta,
+    }
+    #[derive(Deserialize)]
+    struct ListMeta {
+        #[serde(rename = "resourceVersion")]
+        resource_version: String,
+    }
+    let request = endpoint.request(Method::GET, &format!("{path}?limit=1"), Bytes::new())?;
+    let body = sender.call(request, &[StatusCode::OK]).await?;
+    let list: List = serde_json::from_slice(&body).context("decoding the list")?;
+    Ok(list.metadata.resource_version)
 }
 
 /// A ConfigMap of about `payload` + 100 bytes of JSON, built by hand: it is on the hot path.

@@ -15,7 +15,9 @@ mod load;
 mod procfs;
 mod report;
 mod report_dns;
+mod report_scale;
 mod results;
+mod scale;
 mod stats;
 mod watch;
 
@@ -58,6 +60,8 @@ enum Command {
     DnsPropagation(dns::propagation::Args),
     /// The fixed-answer UDP responder (the ceiling).
     DnsResponder(dns::responder::Args),
+    /// Build a generated cluster through the API with controllers and agent; readiness flips.
+    Scale(scale::Args),
 }
 
 /// Where a measurement is recorded, besides the human-readable line on stdout.
@@ -122,6 +126,7 @@ async fn main() -> Result<()> {
         Command::DnsPerf(args) => dns::perf::run(args),
         Command::DnsPropagation(args) => dns::propagation::run(args).await,
         Command::DnsResponder(args) => dns::responder::run(args),
+        Command::Scale(args) => scale::run(args).await,
     }
 }
 

@@ -81,6 +81,7 @@ pub fn run(args: Args) -> Result<()> {
             .as_deref()
             .map(|d| (d, args.plot_link.as_str())),
     );
+    crate::report_scale::render(&mut doc, &records);
     std::fs::write(&args.out, doc).with_context(|| format!("writing {}", args.out.display()))?;
     println!("wrote {}", args.out.display());
     Ok(())

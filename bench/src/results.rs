@@ -20,6 +20,7 @@ pub enum Record {
     DnsPerf(DnsPerfResult),
     DnsCheck(DnsCheckResult),
     DnsPropagation(DnsPropagationResult),
+    Scale(crate::scale::ScaleResult),
 }
 
 /// A closed-loop write load (svcplane creates or etcd puts).

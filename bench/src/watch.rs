@@ -21,7 +21,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::Output;
-use crate::client::{ApiArgs, Endpoint, Proto, configmap, ensure_namespace, run_id};
+use crate::client::{ApiArgs, Endpoint, Proto, configmap, ensure_namespace, list_revision, run_id};
 use crate::results::{Record, WatchResult, record};
 use crate::stats::Percentiles;
 use crate::{cpu, procfs};
@@ -238,27 +238,6 @@ async fn write(
         .await
         .with_context(|| format!("creating {name}"))?;
     Ok(())
-}
-
-/// The resourceVersion of a list: every watch starts right after it.
-async fn list_revision(
-    endpoint: &Endpoint,
-    sender: &mut crate::client::Sender,
-    path: &str,
-) -> Result<String> {
-    #[derive(Deserialize)]
-    struct List {
-        metadata: ListMeta,
-    }
-    #[derive(Deserialize)]
-    struct ListMeta {
-        #[serde(rename = "resourceVersion")]
-        resource_version: String,
-    }
-    let request = endpoint.request(Method::GET, &format!("{path}?limit=1"), Bytes::new())?;
-    let body = sender.call(request, &[StatusCode::OK]).await?;
-    let list: List = serde_json::from_slice(&body).context("decoding the list")?;
-    Ok(list.metadata.resource_version)
 }
 
 /// Opens every watch (a bounded number of handshakes at a time) and returns their tasks once all
