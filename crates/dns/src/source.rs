@@ -9,7 +9,7 @@
 //!   friends). So a relist after a watch error or a `410 Gone` never publishes a view where
 //!   existing names are missing (no false NXDOMAIN), and no list is ever held as typed objects:
 //!   each one is dropped once indexed, which keeps the memory of a large first list to one
-//!   page of the watcher (kube-rs lists in pages of 500).
+//!   page of the watcher ([`LIST_PAGE`] objects).
 //! - The view is marked synced only when every watched kind has completed its first list;
 //!   nothing is published before that, so cluster names are SERVFAIL until then (and the
 //!   first load copies nothing: no snapshot shares the maps it builds).
@@ -44,6 +44,10 @@ use crate::zone::{Key, ZoneView};
 
 /// Most events applied before a publish, so a flood cannot starve the snapshot forever.
 const MAX_BATCH: usize = 10_000;
+/// Objects per page of a (re)list: each page is held as typed objects until applied, and
+/// whatever it leaves behind in the allocator shows in the resident size after a big first
+/// list (kube-rs's default is 500).
+const LIST_PAGE: u32 = 100;
 /// Publishes are spaced by this many times the cost of the last clone (see the module docs).
 const CLONE_COST_FACTOR: u32 = 4;
 /// Upper bound on that spacing: a change is visible within this even at huge scale.
@@ -59,10 +63,13 @@ enum Change {
     Pod(Event<Pod>),
 }
 
-/// Per-kind relist state: the keys a (re)list in progress has mentioned so far.
+/// Per-kind relist state: the keys a relist in progress has mentioned so far.
 #[derive(Default)]
 struct Relist {
+    /// `None` during the first list: the view holds nothing of the kind yet, so there is
+    /// nothing to sweep and no need to hold a key per object.
     seen: Option<HashSet<Key>>,
+    listed_before: bool,
     synced: bool,
 }
 
@@ -157,16 +164,20 @@ fn step<K: Resource>(
     match ev {
         Event::Apply(k) => apply(view, &k),
         Event::Delete(k) => delete(view, &k),
-        Event::Init => relist.seen = Some(HashSet::new()),
+        Event::Init => {
+            relist.seen = relist.listed_before.then(HashSet::new);
+            relist.listed_before = true;
+        }
         Event::InitApply(k) => {
-            relist
-                .seen
-                .get_or_insert_with(HashSet::new)
-                .insert(Key::of(k.meta()));
+            if let Some(seen) = &mut relist.seen {
+                seen.insert(Key::of(k.meta()));
+            }
             apply(view, &k);
         }
         Event::InitDone => {
-            sweep(view, &relist.seen.take().unwrap_or_default());
+            if let Some(seen) = relist.seen.take() {
+                sweep(view, &seen);
+            }
             relist.synced = true;
         }
     }
@@ -180,7 +191,8 @@ fn watch_kind<K>(
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    watcher(Api::<K>::all(client.clone()), watcher::Config::default())
+    let config = watcher::Config::default().page_size(LIST_PAGE);
+    watcher(Api::<K>::all(client.clone()), config)
         // Errors (including 410 Gone) are retried with backoff; the watcher relists by itself.
         .default_backoff()
         .map(move |r| (kind, r.map(wrap)))
