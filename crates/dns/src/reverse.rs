@@ -1,11 +1,11 @@
 //! The reverse (PTR) index of the zone view: IP → the Services and endpoints that own it.
 //!
 //! It has an entry per ClusterIP and per ready endpoint address, so at 100k pods it is the
-//! largest part of the view, and it is laid out for size (measured with heaptrack, see
-//! docs/benchmarks.md): IPv4 keys are stored as 4 bytes rather than as an `IpAddr`; an entry is
-//! an `Arc` to its owner (shared by every address of one slice, or the ClusterIPs of one
-//! Service) plus the endpoint's label; and the usual single entry of an IP sits inline in the
-//! map slot instead of in a heap allocation of its own.
+//! largest part of the view, and it is laid out for size (measured with heaptrack at 10k
+//! Services / 100k pods, where a `Vec` per IP alone took 25 MB): IPv4 keys are stored as 4
+//! bytes rather than as an `IpAddr`; an entry is an `Arc` to its owner (shared by every
+//! address of one slice, or the ClusterIPs of one Service) plus the endpoint's label; and the
+//! usual single entry of an IP sits inline in the map slot, not in an allocation of its own.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
