@@ -356,6 +356,19 @@ mod tests {
     }
 
     #[test]
+    fn first_list_restarted_midway_still_sweeps() {
+        let mut f = Feeder::new(&Config::default());
+        f.apply(Change::Service(Event::Init));
+        f.apply(Change::Service(Event::InitApply(svc("gone"))));
+        // The watch failed mid-list and lists again; "gone" was deleted meanwhile.
+        f.apply(Change::Service(Event::Init));
+        f.apply(Change::Service(Event::InitApply(svc("kept"))));
+        f.apply(Change::Service(Event::InitDone));
+        assert!(f.view().service("demo", "gone").is_none());
+        assert!(f.view().service("demo", "kept").is_some());
+    }
+
+    #[test]
     fn unchanged_relist_keeps_the_serial() {
         let mut f = Feeder::new(&Config::default());
         list_all(&mut f);

@@ -765,6 +765,23 @@ mod tests {
     }
 
     #[test]
+    fn one_slice_services_share_its_list() {
+        let v = fixtures::view(&Config::default());
+        let shared = |svc: &str, slice: &str| {
+            Arc::ptr_eq(
+                &v.endpoints["demo"][svc].ready,
+                &v.slices["demo"][slice].ready,
+            )
+        };
+        assert!(shared("web", "web-abc"));
+        // Two slices (with an address in common): a merged, deduplicated list of its own.
+        assert!(!shared("nginx", "nginx-abc") && !shared("nginx", "nginx-def"));
+        // Unnamed endpoints keep no label; their name is the dashed IP, derived.
+        let ep = &v.ready_endpoints("demo", "web")[0];
+        assert!(ep.label.is_none() && ep.is_named("10-244-1-10") && ep.name() == "10-244-1-10");
+    }
+
+    #[test]
     fn serial_moves_on_change() {
         let mut v = fixtures::view(&Config::default());
         v.delete_namespace("quiet");
