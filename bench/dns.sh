@@ -13,14 +13,18 @@ PORT_svcplane="" PID_svcplane=""
 # Peers that run, in the order of the first round (later rounds rotate it).
 DNS_SERVERS=(svcplane knot nsd unbound bind dnsmasq responder)
 
+answer() { # PORT NAME TYPE: the answer's data, if any (dig prints its errors on stdout, as `;;` lines)
+    dig @127.0.0.1 -p "$1" +short +tries=1 +time=1 "$2" "$3" 2>/dev/null | grep -v '^;' || true
+}
+
 wait_dns() { # NAME PID PORT: until the server answers from both zones
     # A Service A record and a ClusterIP PTR: servers that load zones one after the other
     # (BIND, Knot) answer the first zone while still parsing the second on the shared core,
     # which would starve the servers asked next.
     local name=$1 pid=$2 port=$3
     for _ in $(seq 1500); do
-        if [[ -n $(dig @127.0.0.1 -p "$port" +short +tries=1 +time=1 svc-0.ns-0.svc.cluster.local A 2>/dev/null) &&
-            -n $(dig @127.0.0.1 -p "$port" +short +tries=1 +time=1 0.1.96.10.in-addr.arpa PTR 2>/dev/null) ]]; then
+        if [[ -n $(answer "$port" svc-0.ns-0.svc.cluster.local A) &&
+            -n $(answer "$port" 0.1.96.10.in-addr.arpa PTR) ]]; then
             return 0
         fi
         kill -0 "$pid" 2>/dev/null || break
@@ -259,4 +263,36 @@ dns_versions() { # one line per peer, for the report
     v=$(dpkg-query -W -f='${Version}' dnsmasq-base 2>/dev/null) && echo "dnsmasq $v"
     v=$(dpkg-query -W -f='${Version}' dnsperf 2>/dev/null) && echo "dnsperf $v"
     true
+}
+
+dns_rss() { # SERVICES PODS: RSS of a synced `svcplane dns` with pods spread over every Service
+    local services=$1 pods=$2 port pid api_pid last
+    DNSDIR=$TMP/dns-rss-$services
+    mkdir -p "$DNSDIR"
+    log "DNS memory: $services Services, $pods pods"
+    start_svcplane "$DNSDIR/api" --insecure-http --no-controllers --nodes 0 --dns-listen none
+    api_pid=$SVC_PID
+    "$BENCH" dns-load --url "$SVC_URL" --services "$services" --pods "$pods" |
+        tee -a "$TMP/dns-load.txt"
+    port=$("$BENCH" free-port)
+    CURRENT=svcplane-rss
+    RUST_LOG=warn "$SVCPLANE" dns --kubeconfig "$SVC_KUBECONFIG" --dns-listen "127.0.0.1:$port" \
+        --metrics-listen none --dns-upstream none --dns-fallthrough none \
+        >>"$DNSDIR/$CURRENT.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    # The view is published whole once every kind is listed, so the first answer means synced;
+    # the last Service's name and a pod PTR show the slices are in too.
+    wait_dns "$CURRENT" "$pid" "$port"
+    last=$((services - 1))
+    for _ in $(seq 300); do
+        [[ -n $(answer "$port" "svc-$last.ns-$((last % (services / 100 > 10 ? services / 100 : 10))).svc.cluster.local" A) &&
+            -n $(answer "$port" 2.0.244.10.in-addr.arpa PTR) ]] && break
+        sleep 0.2
+    done
+    sleep 5
+    "$BENCH" rss --pid "$pid" --process "svcplane dns" \
+        --label "dns memory, $services Services, $pods pods" --json "$RESULTS"
+    stop "$pid"
+    stop "$api_pid"
 }

@@ -265,6 +265,7 @@ fi
 if run_dns; then
     RESULTS=$TMP/results/dns.jsonl
     for size in $DNS_SIZES; do dns_size "$size"; done
+    if ((QUICK)); then dns_rss 200 2000; else dns_rss 10000 100000; fi
 fi
 if run_scale; then
     RESULTS=$TMP/results/scale.jsonl

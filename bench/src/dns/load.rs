@@ -1,8 +1,9 @@
 //! `dns-load`: loads a generated cluster into svcplane through its API: Namespaces, Services
-//! with the ClusterIPs of the model, and, for headless Services, an EndpointSlice written
-//! directly (the server runs with `--no-controllers --nodes 0`, so nothing else writes slices
-//! and the DNS content is exactly the model's). Creates go over shared HTTP/2 connections with
-//! many in flight, as a bulk client-go loader would.
+//! with the ClusterIPs of the model, and, for headless Services (with `--pods`, for every
+//! Service), an EndpointSlice written directly (the server runs with `--no-controllers
+//! --nodes 0`, so nothing else writes slices and the DNS content is exactly the model's).
+//! Creates go over shared HTTP/2 connections with many in flight, as a bulk client-go loader
+//! would.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +23,10 @@ pub struct Args {
     api: ApiArgs,
     #[arg(long)]
     services: usize,
+    /// The memory shape: this many pods spread over all Services, ClusterIP ones included
+    /// (default: the benchmark shape, endpoints on headless Services only).
+    #[arg(long)]
+    pods: Option<usize>,
     /// Creates in flight.
     #[arg(long, default_value_t = 128)]
     concurrency: usize,
@@ -47,7 +52,7 @@ pub fn service_json(svc: &Service) -> serde_json::Value {
 
 pub fn slice_json(svc: &Service) -> serde_json::Value {
     let endpoints: Vec<_> = svc
-        .endpoints()
+        .slice_endpoints()
         .iter()
         .map(|ep| {
             let mut e = json!({"addresses": [ep.ip.to_string()], "conditions": {"ready": true}});
@@ -86,7 +91,10 @@ async fn create(
 
 pub async fn run(args: Args) -> Result<()> {
     let started = Instant::now();
-    let cluster = Arc::new(model::generate(args.services));
+    let cluster = Arc::new(match args.pods {
+        Some(pods) => model::generate_with_pods(args.services, pods),
+        None => model::generate(args.services),
+    });
     let endpoint = Endpoint::new(&args.api)?;
     let mut senders = Vec::new();
     for _ in 0..args.connections.max(1) {
@@ -105,7 +113,7 @@ pub async fn run(args: Args) -> Result<()> {
                     format!("/api/v1/namespaces/{}/services", svc.namespace),
                     service_json(svc).to_string(),
                 )),
-                _ => (!svc.endpoints().is_empty()).then(|| {
+                _ => (!svc.slice_endpoints().is_empty()).then(|| {
                     (
                         format!(
                             "/apis/discovery.k8s.io/v1/namespaces/{}/endpointslices",

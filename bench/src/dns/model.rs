@@ -7,6 +7,11 @@
 //! third of them with StatefulSet-style hostnames `web-0`, `web-1`… (the others are named by
 //! their dashed IP, as CoreDNS and svcplane do). ClusterIPs come from 10.96.0.0/12, pod IPs from
 //! 10.244.0.0/16 (continuing into 10.245+ past 65k pods: the addresses are data only).
+//!
+//! The memory shape ([`generate_with_pods`]): the same Services, but a given number of pods
+//! spread evenly over *all* of them, ClusterIP ones included (their EndpointSlices are watched
+//! too and give PTR records). Only svcplane is loaded with it (the RSS measurement); the peers'
+//! zones and the query files always use the default shape.
 
 use std::net::Ipv4Addr;
 
@@ -32,6 +37,8 @@ pub struct Service {
     pub namespace: String,
     pub name: String,
     pub kind: Kind,
+    /// Ready pods behind a ClusterIP Service (memory shape only; empty in the default shape).
+    pub backends: Vec<Endpoint>,
 }
 
 pub enum Kind {
@@ -66,6 +73,14 @@ impl Service {
             Kind::Headless(eps) => eps,
         }
     }
+
+    /// The addresses of the Service's EndpointSlice: its headless endpoints or its backends.
+    pub fn slice_endpoints(&self) -> &[Endpoint] {
+        match &self.kind {
+            Kind::ClusterIp(_) => &self.backends,
+            Kind::Headless(eps) => eps,
+        }
+    }
 }
 
 /// xorshift64: tiny, deterministic and good enough to pick sizes and queries.
@@ -89,35 +104,51 @@ fn nth(base: Ipv4Addr, i: usize) -> Ipv4Addr {
 }
 
 pub fn generate(services: usize) -> Cluster {
+    generate_shaped(services, None)
+}
+
+/// `services` Services with `pods` ready pods spread evenly over all of them (see the module
+/// docs); ClusterIPs, names and the ClusterIP/headless split are those of [`generate`].
+pub fn generate_with_pods(services: usize, pods: usize) -> Cluster {
+    generate_shaped(services, Some(pods))
+}
+
+fn generate_shaped(services: usize, total_pods: Option<usize>) -> Cluster {
     let ns_count = (services / 100).max(10);
     let namespaces: Vec<String> = (0..ns_count).map(|i| format!("ns-{i}")).collect();
     let mut rng = Rng::new(0x5EED_D115);
     let mut pods = 0;
     let mut headless_seen = 0;
+    // Pods of Service i in the memory shape: an even share, the remainder to the first ones.
+    let share = |i: usize| total_pods.map(|p| p / services + usize::from(i < p % services));
+    let mut next_pods = |n: usize, named: bool| -> Vec<Endpoint> {
+        (0..n)
+            .map(|k| {
+                pods += 1;
+                Endpoint {
+                    ip: nth(FIRST_POD_IP, pods - 1),
+                    hostname: named.then(|| format!("web-{k}")),
+                }
+            })
+            .collect()
+    };
     let services = (0..services)
         .map(|i| {
             // Every 10 consecutive Services: 7 ClusterIP, 3 headless.
-            let kind = if i % 10 < 7 {
-                Kind::ClusterIp(nth(FIRST_CLUSTER_IP, i))
+            let (kind, backends) = if i % 10 < 7 {
+                let backends = next_pods(share(i).unwrap_or(0), false);
+                (Kind::ClusterIp(nth(FIRST_CLUSTER_IP, i)), backends)
             } else {
                 let named = headless_seen % 3 == 0;
                 headless_seen += 1;
-                let n = 3 + rng.below(18);
-                let eps = (0..n)
-                    .map(|k| {
-                        pods += 1;
-                        Endpoint {
-                            ip: nth(FIRST_POD_IP, pods - 1),
-                            hostname: named.then(|| format!("web-{k}")),
-                        }
-                    })
-                    .collect();
-                Kind::Headless(eps)
+                let n = share(i).unwrap_or_else(|| 3 + rng.below(18));
+                (Kind::Headless(next_pods(n, named)), Vec::new())
             };
             Service {
                 namespace: namespaces[i % ns_count].clone(),
                 name: format!("svc-{i}"),
                 kind,
+                backends,
             }
         })
         .collect();
@@ -142,7 +173,10 @@ impl Cluster {
     }
 
     pub fn pods(&self) -> usize {
-        self.services.iter().map(|s| s.endpoints().len()).sum()
+        self.services
+            .iter()
+            .map(|s| s.slice_endpoints().len())
+            .sum()
     }
 }
 
@@ -170,5 +204,27 @@ mod tests {
         assert_eq!(c.services[0].fqdn(), "svc-0.ns-0.svc.cluster.local");
         // Deterministic: the peers' zone and svcplane's objects come from separate calls.
         assert_eq!(generate(1000).pods(), c.pods());
+    }
+
+    #[test]
+    fn memory_shape_spreads_pods_over_every_service() {
+        let c = generate_with_pods(1000, 10_005);
+        assert_eq!(c.pods(), 10_005);
+        assert!(
+            c.services
+                .iter()
+                .all(|s| (10..=11).contains(&s.slice_endpoints().len()))
+        );
+        // Same Services as the default shape: only the endpoints differ.
+        let d = generate(1000);
+        assert_eq!(c.cluster_ip().count(), d.cluster_ip().count());
+        assert_eq!(c.services[999].fqdn(), d.services[999].fqdn());
+        // Pod IPs are unique across Services.
+        let ips: std::collections::HashSet<_> = c
+            .services
+            .iter()
+            .flat_map(|s| s.slice_endpoints().iter().map(|e| e.ip))
+            .collect();
+        assert_eq!(ips.len(), 10_005);
     }
 }

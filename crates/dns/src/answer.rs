@@ -9,7 +9,7 @@ use hickory_proto::rr::{DNSClass, RecordType};
 use crate::config::PodsMode;
 use crate::name::{Kind, ParsedName, Query, ZoneMatch, parse};
 use crate::record::{Answer, Next, RData, Rcode, Rr};
-use crate::zone::{EndpointData, PortSpec, PtrSource, ServiceData, ServiceKind, ZoneView};
+use crate::zone::{EndpointData, PortSpec, ServiceData, ServiceKind, ZoneView};
 
 /// TTL of the `dns-version` TXT record, fixed by the spec example and CoreDNS.
 pub const DNS_VERSION_TTL: u32 = 28800;
@@ -245,7 +245,7 @@ impl Ctx<'_> {
         };
         for ip in &cfg.self_ips {
             for e in view.ptr_entries(*ip) {
-                if !matches!(e.source, PtrSource::Endpoint { .. }) {
+                if e.is_cluster_ip() {
                     continue;
                 }
                 if let Some(
@@ -253,7 +253,7 @@ impl Ctx<'_> {
                         kind: ServiceKind::ClusterIp(ips),
                         ..
                     },
-                ) = view.service(&e.namespace, &e.service)
+                ) = view.service(e.namespace(), e.service())
                 {
                     let target = format!("{}.{}.svc.{fwd}.", s.name, s.namespace);
                     let glue = ips.iter().map(|ip| self.glue(&target, *ip)).collect();
@@ -371,7 +371,7 @@ impl Ctx<'_> {
             .view
             .ready_endpoints(ns, svc)
             .iter()
-            .filter(|e| e.name == ep)
+            .filter(|e| e.is_named(ep))
             .peekable();
         if matching.peek().is_none() {
             return Outcome::NxDomain;
@@ -448,7 +448,7 @@ impl Ctx<'_> {
         let entries: Vec<(String, u16, IpAddr)> = eps
             .iter()
             .flat_map(|e| {
-                let target = self.in_zone(&format!("{}.{}.{}.svc", e.name, s.name, s.namespace));
+                let target = self.in_zone(&format!("{}.{}.{}.svc", e.name(), s.name, s.namespace));
                 e.ports
                     .iter()
                     .filter(|p| filter.is_none_or(|f| f(p)))
@@ -501,13 +501,8 @@ impl Ctx<'_> {
             return Outcome::NoData;
         }
         let zone = &self.view.config().zone;
-        let target = |e: &crate::zone::PtrEntry| match &e.source {
-            PtrSource::ClusterIp => format!("{}.{}.svc.{zone}.", e.service, e.namespace),
-            PtrSource::Endpoint { ep, .. } => {
-                format!("{ep}.{}.{}.svc.{zone}.", e.service, e.namespace)
-            }
-        };
-        let targets: Vec<String> = match entries.iter().find(|e| e.source == PtrSource::ClusterIp) {
+        let target = |e: &crate::zone::PtrEntry| e.target(ip, zone);
+        let targets: Vec<String> = match entries.iter().find(|e| e.is_cluster_ip()) {
             Some(e) => vec![target(e)],
             None => entries.iter().map(target).collect(),
         };

@@ -14,19 +14,22 @@ use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
 use std::sync::Arc;
 
-/// `namespace → name → V`, each namespace's map shared between snapshots until written.
-pub type PerNamespace<V> = HashMap<String, Arc<HashMap<String, V>>>;
+use crate::zone::Name;
+
+/// `namespace → name → V`, each namespace's map shared between snapshots until written. The
+/// keys are shared names ([`Name`]), so entries elsewhere can point at the same allocation.
+pub type PerNamespace<V> = HashMap<Name, Arc<HashMap<Name, V>>>;
 
 /// The namespace's map for writing, copied first if a snapshot shares it.
 pub fn ns_mut<'a, V: Clone>(
     map: &'a mut PerNamespace<V>,
     ns: &str,
-) -> Option<&'a mut HashMap<String, V>> {
+) -> Option<&'a mut HashMap<Name, V>> {
     map.get_mut(ns).map(Arc::make_mut)
 }
 
 /// The namespace's map for writing, created if missing.
-pub fn ns_entry<V: Clone>(map: &mut PerNamespace<V>, ns: String) -> &mut HashMap<String, V> {
+pub fn ns_entry<V: Clone>(map: &mut PerNamespace<V>, ns: Name) -> &mut HashMap<Name, V> {
     Arc::make_mut(map.entry(ns).or_default())
 }
 
@@ -72,6 +75,11 @@ impl<K: Hash + Eq + Clone, V: Clone> ShardedMap<K, V> {
     {
         let shard = &mut self.shards[Self::index(&key)];
         Arc::make_mut(shard).entry(key).or_default()
+    }
+
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let shard = &mut self.shards[Self::index(&key)];
+        Arc::make_mut(shard).insert(key, value)
     }
 
     pub fn remove(&mut self, key: &K) -> Option<V> {

@@ -22,6 +22,7 @@ pub mod name;
 pub mod packet;
 pub mod precomputed;
 pub mod record;
+pub mod reverse;
 pub mod run;
 pub mod server;
 pub mod source;

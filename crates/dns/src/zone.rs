@@ -3,25 +3,39 @@
 //! hash-map probe (namespace → name, IP → PTR sources), so NXDOMAIN and PTR cost the same with
 //! 100k Services as with ten. The view is published as an immutable snapshot; the watcher owns
 //! a working copy and applies events to it with the `apply_*`/`delete_*` methods.
+//!
+//! Memory (the budget is 64 MB for 10k Services and 100k pods): names are [`Name`]s shared by
+//! every entry that mentions them (the namespace and Service names of slices and PTR entries
+//! point at one allocation); an endpoint keeps its IP, its label only when it is not the
+//! dashed IP (that one is derived when asked for), and its slice's shared port list; a
+//! Service's ready list *is* its slice's list in the usual one-slice case, so addresses are
+//! stored once per slice.
 
-use std::collections::{BTreeSet, HashSet};
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::config::{Config, PodsMode};
 use crate::cow::{PerNamespace, ShardedMap, ns_entry, ns_mut};
 use crate::name::dashed_ip;
 use crate::precomputed::AnswerCache;
+pub use crate::reverse::PtrEntry;
+use crate::reverse::{PtrOwner, ReverseIndex};
 
 /// Label that ties an EndpointSlice to its Service, whoever manages the slice.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// Longest pod name usable as an endpoint label with `endpoint_pod_names` (a DNS label).
 const MAX_LABEL: usize = 63;
+
+/// A name shared by every part of the view that mentions it (one allocation per name).
+pub type Name = Arc<str>;
 
 /// How a Service is answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +60,8 @@ pub struct PortSpec {
 /// What DNS keeps of a Service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceData {
-    pub namespace: String,
-    pub name: String,
+    pub namespace: Name,
+    pub name: Name,
     pub kind: ServiceKind,
     pub ports: Vec<PortSpec>,
 }
@@ -56,40 +70,73 @@ pub struct ServiceData {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointData {
     pub ip: IpAddr,
-    /// DNS label: hostname, else pod name (`endpoint_pod_names`), else the dashed IP.
-    pub name: String,
+    /// The DNS label when it is not the dashed IP: the hostname, else the pod name
+    /// (`endpoint_pod_names`).
+    label: Option<Name>,
     /// The ports of the slice the address came from (resolved target ports).
     pub ports: Arc<[PortSpec]>,
 }
 
+impl EndpointData {
+    /// DNS label: hostname, else pod name (`endpoint_pod_names`), else the dashed IP.
+    pub fn name(&self) -> Cow<'_, str> {
+        endpoint_label(self.ip, self.label.as_ref())
+    }
+
+    /// Whether [`EndpointData::name`] is `label` (lowercase), without building the dashed IP
+    /// for named endpoints.
+    pub fn is_named(&self, label: &str) -> bool {
+        match &self.label {
+            Some(l) => **l == *label,
+            None => dashed_ip(self.ip) == label,
+        }
+    }
+}
+
+fn endpoint_label(ip: IpAddr, label: Option<&Name>) -> Cow<'_, str> {
+    match label {
+        Some(l) => Cow::Borrowed(l),
+        None => Cow::Owned(dashed_ip(ip)),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct SliceData {
-    service: String,
-    ready: Vec<EndpointData>,
+    service: Name,
+    ready: Arc<[EndpointData]>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct ServiceEndpoints {
-    slices: BTreeSet<String>,
-    /// Ready addresses from all slices, deduplicated by IP (first slice by name wins).
-    ready: Vec<EndpointData>,
+    /// Names of the Service's slices, sorted (the first slice by name wins a duplicate IP).
+    slices: Vec<Name>,
+    /// Ready addresses from all slices, deduplicated by IP: the one slice's own list when
+    /// there is a single slice without duplicates.
+    ready: Arc<[EndpointData]>,
 }
 
-/// Why an IP has a PTR record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PtrSource {
-    /// It is a ClusterIP of the Service: target `<svc>.<ns>.svc.<zone>.`.
-    ClusterIp,
-    /// It is a ready address in this EndpointSlice: target `<ep>.<svc>.<ns>.svc.<zone>.`.
-    Endpoint { slice: String, ep: String },
+/// `(namespace, name)` of a listed object, lowercased as the view compares them; a Namespace's
+/// own key has an empty namespace. A relist remembers these to sweep what it did not mention.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    namespace: String,
+    name: String,
 }
 
-/// One PTR candidate for an IP.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PtrEntry {
-    pub namespace: String,
-    pub service: String,
-    pub source: PtrSource,
+impl Key {
+    pub fn of(meta: &ObjectMeta) -> Key {
+        Key::new(
+            meta.namespace.as_deref().unwrap_or(""),
+            meta.name.as_deref().unwrap_or(""),
+        )
+    }
+
+    fn new(namespace: &str, name: &str) -> Key {
+        Key {
+            namespace: namespace.to_ascii_lowercase(),
+            name: name.to_ascii_lowercase(),
+        }
+    }
 }
 
 /// Immutable-by-convention snapshot of everything DNS answers from. Cloning it (publishing a
@@ -103,13 +150,13 @@ pub struct ZoneView {
     /// Counts changes, so the feeder knows whether there is anything to publish (the serial has
     /// one-second resolution).
     generation: u64,
-    namespaces: Arc<HashSet<String>>,
+    namespaces: Arc<HashSet<Name>>,
     services: PerNamespace<ServiceData>,
     slices: PerNamespace<SliceData>,
     endpoints: PerNamespace<ServiceEndpoints>,
-    reverse: ShardedMap<IpAddr, Vec<PtrEntry>>,
+    reverse: ReverseIndex,
     /// `verified` pods only: pod IP → namespaces of the (non-deleting) pods holding it.
-    pod_ips: ShardedMap<IpAddr, Vec<String>>,
+    pod_ips: ShardedMap<IpAddr, Vec<Name>>,
     /// `verified` pods only: (ns, pod) → indexed IP, to undo an earlier apply.
     pods: PerNamespace<IpAddr>,
     /// Replies pre-encoded from this very view. A clone starts empty and every change empties
@@ -131,7 +178,7 @@ impl ZoneView {
             services: PerNamespace::new(),
             slices: PerNamespace::new(),
             endpoints: PerNamespace::new(),
-            reverse: ShardedMap::new(),
+            reverse: ReverseIndex::default(),
             pod_ips: ShardedMap::new(),
             pods: PerNamespace::new(),
             answers: AnswerCache::new(),
@@ -195,20 +242,20 @@ impl ZoneView {
         self.endpoints
             .get(ns)
             .and_then(|m| m.get(svc))
-            .map_or(&[], |e| e.ready.as_slice())
+            .map_or(&[], |e| &e.ready[..])
     }
 
     /// PTR candidates of an IP: ClusterIP sources first, then endpoint sources, in insertion
     /// order. The answer builder picks the first ClusterIP and deduplicates targets.
     pub fn ptr_entries(&self, ip: IpAddr) -> &[PtrEntry] {
-        self.reverse.get(&ip).map_or(&[], Vec::as_slice)
+        self.reverse.get(ip)
     }
 
     /// `verified` pod check: a pod in `ns` has primary IP `ip` and is not being deleted.
     pub fn pod_exists(&self, ns: &str, ip: IpAddr) -> bool {
         self.pod_ips
             .get(&ip)
-            .is_some_and(|nss| nss.iter().any(|n| n == ns))
+            .is_some_and(|nss| nss.iter().any(|n| **n == *ns))
     }
 
     /// Number of Services indexed (for metrics and tests).
@@ -232,20 +279,40 @@ impl ZoneView {
         self.answers.clear();
     }
 
-    fn exposed_key<'a>(
-        &self,
-        meta: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    ) -> Option<(String, &'a str)> {
+    /// The shared [`Name`] of a (lowercase) namespace: the one already in the view if any.
+    fn ns_name(&self, ns: &str) -> Name {
+        self.namespaces
+            .get(ns)
+            .or_else(|| self.services.get_key_value(ns).map(|(k, _)| k))
+            .or_else(|| self.slices.get_key_value(ns).map(|(k, _)| k))
+            .or_else(|| self.pods.get_key_value(ns).map(|(k, _)| k))
+            .cloned()
+            .unwrap_or_else(|| ns.into())
+    }
+
+    /// The shared [`Name`] of a (lowercase) Service name in `ns`.
+    fn service_name(&self, ns: &str, name: &str) -> Name {
+        self.services
+            .get(ns)
+            .and_then(|m| m.get_key_value(name))
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| name.into())
+    }
+
+    fn exposed_key<'a>(&self, meta: &'a ObjectMeta) -> Option<(Name, &'a str)> {
         let ns = meta.namespace.as_deref()?.to_ascii_lowercase();
         let name = meta.name.as_deref()?;
-        self.config.namespace_exposed(&ns).then_some((ns, name))
+        self.config
+            .namespace_exposed(&ns)
+            .then(|| (self.ns_name(&ns), name))
     }
 
     pub fn apply_namespace(&mut self, ns: &Namespace) {
         if let Some(name) = ns.metadata.name.as_deref() {
             let name = name.to_ascii_lowercase();
             // A relist re-applies every namespace; only a new one moves the serial.
-            if self.config.namespace_exposed(&name) && !self.namespaces.contains(&name) {
+            if self.config.namespace_exposed(&name) && !self.namespaces.contains(name.as_str()) {
+                let name = self.ns_name(&name);
                 Arc::make_mut(&mut self.namespaces).insert(name);
                 self.touch();
             }
@@ -254,8 +321,8 @@ impl ZoneView {
 
     pub fn delete_namespace(&mut self, name: &str) {
         let name = name.to_ascii_lowercase();
-        if self.namespaces.contains(&name) {
-            Arc::make_mut(&mut self.namespaces).remove(&name);
+        if self.namespaces.contains(name.as_str()) {
+            Arc::make_mut(&mut self.namespaces).remove(name.as_str());
             self.touch();
         }
     }
@@ -265,12 +332,12 @@ impl ZoneView {
         let Some((ns, name)) = self.exposed_key(&svc.metadata) else {
             return;
         };
-        let data = service_data(&ns, &name.to_ascii_lowercase(), svc);
+        let name = self.service_name(&ns, &name.to_ascii_lowercase());
+        let data = service_data(ns.clone(), name.clone(), svc);
         // Status-only updates and relists re-apply unchanged Services: keep the serial.
-        if self.service(&ns, &data.name) == Some(&data) {
+        if self.service(&ns, &name) == Some(&data) {
             return;
         }
-        let name = data.name.clone();
         self.remove_service_ptrs(&ns, &name);
         self.add_service_ptrs(&data);
         ns_entry(&mut self.services, ns).insert(name, data);
@@ -284,9 +351,9 @@ impl ZoneView {
         }
         self.remove_service_ptrs(&ns, &name);
         if let Some(m) = ns_mut(&mut self.services, &ns) {
-            m.remove(&name);
+            m.remove(name.as_str());
             if m.is_empty() {
-                self.services.remove(&ns);
+                self.services.remove(ns.as_str());
             }
         }
         self.touch();
@@ -301,42 +368,42 @@ impl ZoneView {
         let Some((ns, name)) = self.exposed_key(&slice.metadata) else {
             return;
         };
-        let name = name.to_string();
         let data = slice
             .metadata
             .labels
             .as_ref()
             .and_then(|l| l.get(SERVICE_NAME_LABEL))
             .map(|svc| SliceData {
-                ready: ready_endpoints(slice, self.config.endpoint_pod_names),
-                service: svc.to_ascii_lowercase(),
+                ready: ready_endpoints(slice, self.config.endpoint_pod_names).into(),
+                service: self.service_name(&ns, &svc.to_ascii_lowercase()),
             });
         // Endpoint conditions other than `ready` change often and do not matter here.
-        let old = self.slices.get(&ns).and_then(|m| m.get(&name));
-        if old.is_some() && old == data.as_ref() {
+        let old = self.slices.get(&ns).and_then(|m| m.get_key_value(name));
+        if old.is_some_and(|(_, old)| Some(old) == data.as_ref()) {
             return;
         }
+        let name: Name = old.map_or_else(|| name.into(), |(k, _)| k.clone());
         self.delete_slice(&ns, &name);
         let Some(data) = data else {
             return;
         };
-        for ep in &data.ready {
-            self.reverse.entry_or_default(ep.ip).push(PtrEntry {
-                namespace: ns.clone(),
-                service: data.service.clone(),
-                source: PtrSource::Endpoint {
-                    slice: name.clone(),
-                    ep: ep.name.clone(),
-                },
-            });
+        let owner = PtrOwner::slice(ns.clone(), data.service.clone(), name.clone());
+        for ep in data.ready.iter() {
+            self.reverse
+                .add(ep.ip, PtrEntry::new(&owner, ep.label.clone()));
         }
         let svc = data.service.clone();
         ns_entry(&mut self.slices, ns.clone()).insert(name.clone(), data);
-        ns_entry(&mut self.endpoints, ns.clone())
+        let slices = &mut ns_entry(&mut self.endpoints, ns.clone())
             .entry(svc.clone())
-            .or_default()
-            .slices
-            .insert(name);
+            .or_insert_with(|| ServiceEndpoints {
+                slices: Vec::new(),
+                ready: Arc::new([]),
+            })
+            .slices;
+        if let Err(at) = slices.binary_search(&name) {
+            slices.insert(at, name);
+        }
         self.recompute_endpoints(&ns, &svc);
         self.touch();
     }
@@ -349,14 +416,12 @@ impl ZoneView {
         let Some(old) = ns_mut(&mut self.slices, ns).and_then(|m| m.remove(name)) else {
             return;
         };
-        for ep in &old.ready {
-            self.remove_ptr(ep.ip, |e| {
-                e.namespace == ns
-                    && matches!(&e.source, PtrSource::Endpoint { slice, .. } if slice == name)
-            });
+        for ep in old.ready.iter() {
+            self.reverse
+                .remove(ep.ip, |e| e.namespace() == ns && e.slice() == Some(name));
         }
         if let Some(e) = ns_mut(&mut self.endpoints, ns).and_then(|m| m.get_mut(&old.service)) {
-            e.slices.remove(name);
+            e.slices.retain(|s| **s != *name);
         }
         self.recompute_endpoints(ns, &old.service);
         self.touch();
@@ -371,7 +436,6 @@ impl ZoneView {
         let Some((ns, name)) = self.exposed_key(&pod.metadata) else {
             return;
         };
-        let name = name.to_string();
         let ip: Option<IpAddr> = pod
             .status
             .as_ref()
@@ -379,13 +443,13 @@ impl ZoneView {
             .and_then(|ip| ip.parse().ok())
             .filter(|_| pod.metadata.deletion_timestamp.is_none());
         // Pods change status all the time; only the indexed IP matters.
-        if ip.is_some() && self.pods.get(&ns).and_then(|m| m.get(&name)) == ip.as_ref() {
+        if ip.is_some() && self.pods.get(&ns).and_then(|m| m.get(name)) == ip.as_ref() {
             return;
         }
-        self.delete_pod(&ns, &name);
+        self.delete_pod(&ns, name);
         if let Some(ip) = ip {
             self.pod_ips.entry_or_default(ip).push(ns.clone());
-            ns_entry(&mut self.pods, ns).insert(name, ip);
+            ns_entry(&mut self.pods, ns).insert(name.into(), ip);
             self.touch();
         }
     }
@@ -398,7 +462,7 @@ impl ZoneView {
             return;
         };
         if let Some(list) = self.pod_ips.get_mut(&ip) {
-            if let Some(i) = list.iter().position(|n| n == ns) {
+            if let Some(i) = list.iter().position(|n| **n == *ns) {
                 list.swap_remove(i);
             }
             if list.is_empty() {
@@ -408,69 +472,42 @@ impl ZoneView {
         self.touch();
     }
 
-    /// Replaces every Namespace with `list` (a relist): missing ones are deleted, the rest
-    /// applied, so a name that still exists is never absent from a published snapshot.
-    pub fn replace_namespaces(&mut self, list: &[Namespace]) {
-        let keep: HashSet<String> = list
-            .iter()
-            .filter_map(|n| n.metadata.name.as_deref())
-            .map(str::to_ascii_lowercase)
-            .collect();
-        let gone: Vec<String> = self
+    /// Ends a relist of Namespaces: deletes every one `keep` (the relist's keys) does not
+    /// name. The relist's objects were applied as they came, so a name that still exists is
+    /// never absent from a published snapshot.
+    pub fn sweep_namespaces(&mut self, keep: &HashSet<Key>) {
+        let gone: Vec<Name> = self
             .namespaces
             .iter()
-            .filter(|n| !keep.contains(*n))
+            .filter(|n| !keep.contains(&Key::new("", n)))
             .cloned()
             .collect();
         gone.iter().for_each(|n| self.delete_namespace(n));
-        list.iter().for_each(|n| self.apply_namespace(n));
     }
 
-    /// Replaces every Service with `list` (a relist), like [`ZoneView::replace_namespaces`].
-    pub fn replace_services(&mut self, list: &[Service]) {
-        // Service names are DNS labels (lowercase); the view lowercases them anyway.
-        let keep = namespaced_keys(list.iter().map(|s| &s.metadata))
-            .into_iter()
-            .map(|(ns, n)| (ns, n.to_ascii_lowercase()))
-            .collect();
-        let gone = stale_keys(&self.services, &keep);
+    /// Ends a relist of Services, like [`ZoneView::sweep_namespaces`].
+    pub fn sweep_services(&mut self, keep: &HashSet<Key>) {
+        let gone = stale_keys(&self.services, keep);
         gone.iter().for_each(|(ns, n)| self.delete_service(ns, n));
-        list.iter().for_each(|s| self.apply_service(s));
     }
 
-    /// Replaces every EndpointSlice with `list` (a relist).
-    pub fn replace_slices(&mut self, list: &[EndpointSlice]) {
-        let keep = namespaced_keys(list.iter().map(|s| &s.metadata));
-        let gone = stale_keys(&self.slices, &keep);
+    /// Ends a relist of EndpointSlices.
+    pub fn sweep_slices(&mut self, keep: &HashSet<Key>) {
+        let gone = stale_keys(&self.slices, keep);
         gone.iter().for_each(|(ns, n)| self.delete_slice(ns, n));
-        list.iter().for_each(|s| self.apply_slice(s));
     }
 
-    /// Replaces every indexed Pod with `list` (a relist; `verified` mode only keeps any).
-    pub fn replace_pods(&mut self, list: &[Pod]) {
-        let keep = namespaced_keys(list.iter().map(|p| &p.metadata));
-        let gone = stale_keys(&self.pods, &keep);
+    /// Ends a relist of Pods (`verified` mode only keeps any).
+    pub fn sweep_pods(&mut self, keep: &HashSet<Key>) {
+        let gone = stale_keys(&self.pods, keep);
         gone.iter().for_each(|(ns, n)| self.delete_pod(ns, n));
-        list.iter().for_each(|p| self.apply_pod(p));
     }
 
     fn add_service_ptrs(&mut self, data: &ServiceData) {
         if let ServiceKind::ClusterIp(ips) = &data.kind {
+            let owner = PtrOwner::cluster_ip(data.namespace.clone(), data.name.clone());
             for ip in ips {
-                let list = self.reverse.entry_or_default(*ip);
-                // ClusterIP sources stay ahead of endpoint sources.
-                let at = list
-                    .iter()
-                    .take_while(|e| e.source == PtrSource::ClusterIp)
-                    .count();
-                list.insert(
-                    at,
-                    PtrEntry {
-                        namespace: data.namespace.clone(),
-                        service: data.name.clone(),
-                        source: PtrSource::ClusterIp,
-                    },
-                );
+                self.reverse.add(*ip, PtrEntry::new(&owner, None));
             }
         }
     }
@@ -484,18 +521,9 @@ impl ZoneView {
             return;
         };
         for ip in ips.clone() {
-            self.remove_ptr(ip, |e| {
-                e.source == PtrSource::ClusterIp && e.namespace == ns && e.service == name
+            self.reverse.remove(ip, |e| {
+                e.is_cluster_ip() && e.namespace() == ns && e.service() == name
             });
-        }
-    }
-
-    fn remove_ptr(&mut self, ip: IpAddr, pred: impl Fn(&PtrEntry) -> bool) {
-        if let Some(list) = self.reverse.get_mut(&ip) {
-            list.retain(|e| !pred(e));
-            if list.is_empty() {
-                self.reverse.remove(&ip);
-            }
         }
     }
 
@@ -516,38 +544,34 @@ impl ZoneView {
             }
             return;
         }
-        let mut seen = HashSet::new();
         let slices = self.slices.get(ns);
-        entry.ready = entry
+        let lists: Vec<&Arc<[EndpointData]>> = entry
             .slices
             .iter()
             .filter_map(|name| slices.and_then(|m| m.get(name)))
-            .flat_map(|s| s.ready.iter())
+            .map(|s| &s.ready)
+            .collect();
+        let mut seen = HashSet::new();
+        let total: usize = lists.iter().map(|l| l.len()).sum();
+        let unique: Vec<EndpointData> = lists
+            .iter()
+            .flat_map(|l| l.iter())
             .filter(|ep| seen.insert(ep.ip))
             .cloned()
             .collect();
+        entry.ready = match lists.as_slice() {
+            // The usual case: share the slice's own list instead of copying it.
+            [only] if unique.len() == total => Arc::clone(only),
+            _ => unique.into(),
+        };
     }
 }
 
-/// `(namespace lowercase, name)` of each object, as the maps of the view key them.
-fn namespaced_keys<'a>(
-    metas: impl Iterator<Item = &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
-) -> HashSet<(String, String)> {
-    metas
-        .filter_map(|m| {
-            Some((
-                m.namespace.as_deref()?.to_ascii_lowercase(),
-                m.name.as_deref()?.to_string(),
-            ))
-        })
-        .collect()
-}
-
-/// Keys of a two-level map that are not in `keep`.
-fn stale_keys<V>(map: &PerNamespace<V>, keep: &HashSet<(String, String)>) -> Vec<(String, String)> {
+/// `(namespace, name)` of the entries of a two-level map whose [`Key`] is not in `keep`.
+fn stale_keys<V>(map: &PerNamespace<V>, keep: &HashSet<Key>) -> Vec<(Name, Name)> {
     map.iter()
         .flat_map(|(ns, m)| m.keys().map(move |n| (ns.clone(), n.clone())))
-        .filter(|k| !keep.contains(k))
+        .filter(|(ns, n)| !keep.contains(&Key::new(ns, n)))
         .collect()
 }
 
@@ -559,7 +583,7 @@ fn now_serial() -> u32 {
     secs as u32
 }
 
-fn service_data(ns: &str, name: &str, svc: &Service) -> ServiceData {
+fn service_data(namespace: Name, name: Name, svc: &Service) -> ServiceData {
     let spec = svc.spec.as_ref();
     let ports = spec
         .and_then(|s| s.ports.as_ref())
@@ -581,11 +605,9 @@ fn service_data(ns: &str, name: &str, svc: &Service) -> ServiceData {
     } else if spec.and_then(|s| s.cluster_ip.as_deref()) == Some("None") {
         ServiceKind::Headless
     } else {
-        let ips = spec.and_then(|s| s.cluster_ips.clone()).unwrap_or_default();
+        let ips = spec.and_then(|s| s.cluster_ips.as_deref()).unwrap_or(&[]);
         let ips = if ips.is_empty() {
-            spec.and_then(|s| s.cluster_ip.clone())
-                .into_iter()
-                .collect()
+            spec.map_or(&[][..], |s| s.cluster_ip.as_slice())
         } else {
             ips
         };
@@ -593,8 +615,8 @@ fn service_data(ns: &str, name: &str, svc: &Service) -> ServiceData {
         ServiceKind::ClusterIp(ips.iter().filter_map(|ip| ip.parse().ok()).collect())
     };
     ServiceData {
-        namespace: ns.to_string(),
-        name: name.to_string(),
+        namespace,
+        name,
         kind,
         ports,
     }
@@ -626,18 +648,20 @@ fn ready_endpoints(slice: &EndpointSlice, endpoint_pod_names: bool) -> Vec<Endpo
             .filter(|r| r.kind.as_deref().is_none_or(|k| k == "Pod"))
             .and_then(|r| r.name.as_deref())
             .filter(|n| endpoint_pod_names && !n.is_empty() && n.len() <= MAX_LABEL);
+        // One allocation per named endpoint, shared by its addresses and PTR entries.
+        let label: Option<Name> = match (ep.hostname.as_deref().filter(|h| !h.is_empty()), pod_name)
+        {
+            (Some(h), _) => Some(h.to_ascii_lowercase().into()),
+            (None, Some(p)) => Some(p.to_ascii_lowercase().into()),
+            (None, None) => None,
+        };
         for addr in &ep.addresses {
             let Ok(ip) = addr.parse::<IpAddr>() else {
                 continue;
             };
-            let name = match (ep.hostname.as_deref().filter(|h| !h.is_empty()), pod_name) {
-                (Some(h), _) => h.to_ascii_lowercase(),
-                (None, Some(p)) => p.to_ascii_lowercase(),
-                (None, None) => dashed_ip(ip),
-            };
             out.push(EndpointData {
                 ip,
-                name,
+                label: label.clone(),
                 ports: ports.clone(),
             });
         }
@@ -660,9 +684,9 @@ mod tests {
     fn ptr_targets(v: &ZoneView, addr: &str) -> Vec<String> {
         v.ptr_entries(ip(addr))
             .iter()
-            .map(|e| match &e.source {
-                PtrSource::ClusterIp => format!("{}.{}", e.service, e.namespace),
-                PtrSource::Endpoint { ep, .. } => format!("{ep}.{}.{}", e.service, e.namespace),
+            .map(|e| {
+                e.target(ip(addr), "cluster.local")
+                    .replace(".svc.cluster.local.", "")
             })
             .collect()
     }
@@ -738,6 +762,23 @@ mod tests {
             ptr_targets(&v, "10.244.1.10"),
             vec!["10-244-1-10.plain.demo"]
         );
+    }
+
+    #[test]
+    fn one_slice_services_share_its_list() {
+        let v = fixtures::view(&Config::default());
+        let shared = |svc: &str, slice: &str| {
+            Arc::ptr_eq(
+                &v.endpoints["demo"][svc].ready,
+                &v.slices["demo"][slice].ready,
+            )
+        };
+        assert!(shared("web", "web-abc"));
+        // Two slices (with an address in common): a merged, deduplicated list of its own.
+        assert!(!shared("nginx", "nginx-abc") && !shared("nginx", "nginx-def"));
+        // Unnamed endpoints keep no label; their name is the dashed IP, derived.
+        let ep = &v.ready_endpoints("demo", "web")[0];
+        assert!(ep.label.is_none() && ep.is_named("10-244-1-10") && ep.name() == "10-244-1-10");
     }
 
     #[test]
