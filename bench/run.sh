@@ -81,8 +81,9 @@ fi
 
 log "building release binaries"
 cargo build --release -p svcplane -p bench
-SVCPLANE=$ROOT/target/release/svcplane
-BENCH=$ROOT/target/release/apibench
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+SVCPLANE=$TARGET_DIR/release/svcplane
+BENCH=$TARGET_DIR/release/apibench
 
 # One socket per watcher in both apibench and the server.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
