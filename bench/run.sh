@@ -246,7 +246,8 @@ api_part() {
 scale_part() {
     log "scale: $SCALE_SERVICES Services, $SCALE_PODS pods on $SCALE_NODES nodes, built through the API"
     mkdir -p "$TMP/scale"
-    start_svcplane "$TMP/scale/server" --nodes "$SCALE_NODES"
+    # A /24 per node: 1,000 nodes need a /14 (the addresses are data only).
+    start_svcplane "$TMP/scale/server" --nodes "$SCALE_NODES" --cluster-cidr 10.244.0.0/14
     "$BENCH" scale --url "$SVC_URL" --kubeconfig "$SVC_KUBECONFIG" --server-pid "$SVC_PID" \
         --services "$SCALE_SERVICES" --pods "$SCALE_PODS" --nodes "$SCALE_NODES" \
         --flips "$SCALE_FLIPS" --json "$RESULTS"
