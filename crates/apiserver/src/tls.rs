@@ -96,7 +96,9 @@ pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), TlsError>
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;
         // The rename is durable once the directory is.
-        File::open(dir)?.sync_all()
+        #[cfg(unix)]
+        File::open(dir)?.sync_all()?;
+        Ok(())
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -148,9 +150,34 @@ pub fn subject_alt_names(listen: SocketAddr, extra: &[String]) -> Vec<String> {
     names
 }
 
+/// The PKI dir's authority if it is complete. Its files are made once, each by a rename, the
+/// CA key before the CA certificate: so a CA certificate read first is always followed by its
+/// own key, never by one a crashed creator left before it.
+fn load_authority(pki_dir: &Path) -> Result<Option<Authority>, TlsError> {
+    let Some(ca_pem) = read(&pki_dir.join(CA_CERT))? else {
+        return Ok(None);
+    };
+    let Some(ca_key_pem) = read(&pki_dir.join(CA_KEY))? else {
+        return Ok(None);
+    };
+    let token = match read(&pki_dir.join(TOKEN))? {
+        Some(t) if !t.trim().is_empty() => t.trim().to_string(),
+        _ => return Ok(None),
+    };
+    Ok(Some(Authority {
+        ca_pem,
+        ca_key_pem,
+        token,
+    }))
+}
+
 /// Load the PKI dir's CA and admin token, creating what is missing. Replicas racing here
 /// serialize on the dir's lock: the first creates, the others read what it made.
 pub fn ensure_authority(pki_dir: &Path) -> Result<Authority, TlsError> {
+    // A complete authority is only read, lock-free, so a PKI dir mounted read-only serves.
+    if let Some(authority) = load_authority(pki_dir)? {
+        return Ok(authority);
+    }
     create_dir(pki_dir)?;
     let _lock = DirLock::acquire(pki_dir)?;
     let (ca_path, ca_key_path) = (pki_dir.join(CA_CERT), pki_dir.join(CA_KEY));
@@ -210,6 +237,8 @@ pub fn ensure_serving(
     let cert = params.signed_by(&key, &issuer)?;
     // The stamp goes last: until it is written, a crash only costs a reissue.
     let _ = std::fs::remove_file(&stamp_path);
+    // Earlier versions stamped the names alone, in this file.
+    let _ = std::fs::remove_file(dir.join("apiserver.sans"));
     write_private(&key_path, &key.serialize_pem())?;
     write_private(&cert_path, &cert.pem())?;
     write_private(&stamp_path, &stamp)?;
@@ -393,6 +422,36 @@ mod tests {
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    /// A complete PKI dir is only read: a copy without its lock file, mounted read-only, serves.
+    #[test]
+    fn a_complete_authority_is_read_without_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = dir.path().join("pki");
+        let made = ensure_authority(&pki).unwrap();
+        std::fs::remove_file(pki.join(LOCK)).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&pki, std::fs::Permissions::from_mode(0o555)).unwrap();
+        }
+        let read = ensure_authority(&pki);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&pki, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let read = read.unwrap();
+        assert_eq!(read.ca_pem, made.ca_pem);
+        assert_eq!(read.token, made.token);
+        assert!(!pki.join(LOCK).exists(), "the lock was taken");
+        // Half a CA (a crash between its two files) is made anew, under the lock.
+        std::fs::remove_file(pki.join(CA_CERT)).unwrap();
+        let remade = ensure_authority(&pki).unwrap();
+        assert_ne!(remade.ca_pem, made.ca_pem);
+        assert_eq!(remade.token, made.token);
+        assert!(pki.join(LOCK).exists());
     }
 
     /// A server on another PKI dir is not trusted by the shared CA; a serving certificate kept
