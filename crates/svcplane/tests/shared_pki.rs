@@ -84,6 +84,9 @@ fn replica(
 /// A name only replica A's serving certificate carries (`--tls-san`); never resolved.
 const NAME: &str = "api.svcplane.test";
 
+/// Replica B's advertise address (documentation range: data only, nothing connects to it).
+const ADVERTISE: &str = "192.0.2.10";
+
 /// The kubeconfig `s` wrote, with its own server URL.
 fn kubeconfig(s: &Server) -> Result<String> {
     std::fs::read_to_string(&s.kubeconfig).with_context(|| s.kubeconfig.display().to_string())
@@ -103,7 +106,14 @@ fn replicas_sharing_a_pki_dir_accept_one_kubeconfig() -> Result<()> {
     // Started together, so that both find the PKI dir empty: one CA must come out of it.
     let (a, b) = std::thread::scope(|scope| {
         let a = scope.spawn(|| replica(&etcd, Some(&pki), "replica-a", &["--tls-san", NAME]));
-        let b = scope.spawn(|| replica(&etcd, Some(&pki), "replica-b", &[]));
+        let b = scope.spawn(|| {
+            replica(
+                &etcd,
+                Some(&pki),
+                "replica-b",
+                &["--advertise-address", ADVERTISE],
+            )
+        });
         (a.join(), b.join())
     });
     let (a, b) = (
@@ -142,7 +152,14 @@ fn replicas_sharing_a_pki_dir_accept_one_kubeconfig() -> Result<()> {
         assert_eq!(out.trim(), "namespace/default", "through {}", s.url);
     }
     // Each replica's certificate names what that replica was told to: A's carries the extra
-    // name, B's does not.
+    // name, B's its advertise address (which A's does not), and not A's extra name.
+    ok(b.kubectl(&["--tls-server-name", ADVERTISE, "get", "namespaces"])?)?;
+    let not_advertised =
+        fails(a.kubectl(&["--tls-server-name", ADVERTISE, "get", "namespaces"])?)?;
+    ensure!(
+        not_advertised.contains("x509") && not_advertised.contains(ADVERTISE),
+        "expected a name mismatch, got: {not_advertised}"
+    );
     ok(a.kubectl(&[
         "--server",
         &a.url,
