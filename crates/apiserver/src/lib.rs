@@ -48,8 +48,15 @@ pub use ipalloc::Cidr;
 pub struct Config {
     /// Where to listen (default 127.0.0.1:6443). Port 0 picks a free port.
     pub listen: SocketAddr,
-    /// Holds `pki/` and `kubeconfig`.
+    /// Holds `pki/` (this server's serving certificate, and by default the CA and token) and
+    /// `kubeconfig`.
     pub data_dir: PathBuf,
+    /// The dir of the CA and admin token, shared by replicas that must accept one kubeconfig
+    /// (default: `<data_dir>/pki`).
+    pub pki_dir: Option<PathBuf>,
+    /// Names (IPs or DNS names) the serving certificate covers besides `localhost`, loopback and
+    /// the listen address, e.g. the advertise address.
+    pub tls_sans: Vec<String>,
     /// Serve plain HTTP without authentication (loopback use only).
     pub insecure_http: bool,
     /// Service CIDRs, one per IP family (default 10.96.0.0/12).
@@ -66,6 +73,8 @@ impl Config {
         Config {
             listen: "127.0.0.1:6443".parse().expect("static address"),
             data_dir,
+            pki_dir: None,
+            tls_sans: Vec::new(),
             insecure_http: false,
             service_cidrs: vec!["10.96.0.0/12".parse().expect("static CIDR")],
             endpoint_leases: None,
@@ -141,12 +150,17 @@ pub async fn start(
     let registry = Arc::new(registry::Registry::new(store, alloc));
     bootstrap::run(&registry, addr.port()).await?;
 
+    let serving_dir = config.data_dir.join("pki");
     let (url, creds) = if config.insecure_http {
         (format!("http://{addr}"), None)
     } else {
         (
             format!("https://{addr}"),
-            Some(tls::ensure(&config.data_dir, addr)?),
+            Some(tls::ensure(
+                config.pki_dir.as_ref().unwrap_or(&serving_dir),
+                &serving_dir,
+                &tls::subject_alt_names(addr, &config.tls_sans),
+            )?),
         )
     };
     let kubeconfig = config.data_dir.join("kubeconfig");

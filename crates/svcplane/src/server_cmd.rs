@@ -4,6 +4,7 @@
 //! Several replicas can share one etcd. The API server and the DNS (read-only) run on every
 //! replica; the controllers and the node agent write, so they run only on the replica that holds
 //! the `kube-system/svcplane-controllers` Lease (kube-controller-manager's `--leader-elect`).
+//! Replicas given one `--pki-dir` share the CA and admin token, so one kubeconfig reaches each.
 //! On the embedded store there is one process by construction (redb locks its file), so the
 //! election is skipped there: a restart after a crash would otherwise wait a lease duration for
 //! its own dead predecessor's lease to run out.
@@ -46,6 +47,23 @@ pub struct ServerArgs {
     leader_election: Box<LeaderElectionFlags>,
     #[command(flatten)]
     endpoints: Box<EndpointFlags>,
+    #[command(flatten)]
+    tls: Box<TlsFlags>,
+}
+
+/// Where the serving credentials come from (see `apiserver::tls`).
+#[derive(clap::Args)]
+struct TlsFlags {
+    /// Directory of the cluster CA (`ca.crt`, `ca.key`) and admin token (`admin.token`),
+    /// created by the first server to start. Replicas on one etcd give the same dir, so one
+    /// kubeconfig works against all of them; each signs its own serving certificate with the
+    /// CA. [default: <data-dir>/pki]
+    #[arg(long)]
+    pki_dir: Option<PathBuf>,
+    /// Another name (IP or DNS name) for the serving certificate to cover, repeatable or
+    /// comma-separated; `localhost`, loopback, the listen and the advertise address always are.
+    #[arg(long, value_delimiter = ',')]
+    tls_san: Vec<String>,
 }
 
 /// How this replica appears in the `default/kubernetes` Endpoints (kube-apiserver's flags, plus
@@ -68,15 +86,18 @@ struct EndpointFlags {
 }
 
 impl EndpointFlags {
+    /// The address clients reach this server at, if there is one.
+    fn advertise(&self, listen: SocketAddr) -> Option<std::net::IpAddr> {
+        self.advertise_address
+            .or_else(|| apiserver::endpoint_leases::default_advertise_address(listen.ip()))
+    }
+
     /// The reconciler's settings, or `None` when it is off or there is no address to advertise.
     fn config(&self, listen: SocketAddr) -> Option<apiserver::EndpointLeases> {
         if self.endpoint_reconciler_type == "none" {
             return None;
         }
-        let advertise = self
-            .advertise_address
-            .or_else(|| apiserver::endpoint_leases::default_advertise_address(listen.ip()));
-        let Some(advertise_address) = advertise else {
+        let Some(advertise_address) = self.advertise(listen) else {
             tracing::warn!(
                 "no address to advertise (no default route): the default/kubernetes Endpoints \
                  are not maintained; set --advertise-address"
@@ -252,6 +273,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let store = open_store(&args.data_dir, &args.etcd).await?;
     let mut config = apiserver::Config::new(args.data_dir.clone());
     config.listen = args.listen;
+    config.pki_dir = args.tls.pki_dir;
+    // Clients that reach this replica at its advertised address verify it by that address.
+    config.tls_sans = args
+        .endpoints
+        .advertise(args.listen)
+        .map(|ip| ip.to_string())
+        .into_iter()
+        .chain(args.tls.tls_san.into_iter().filter(|name| !name.is_empty()))
+        .collect();
     config.insecure_http = args.insecure_http;
     config.service_cidrs = args.service_cidr;
     config.endpoint_leases = args.endpoints.config(args.listen);
