@@ -35,7 +35,7 @@ use crate::error::{ApiError, Result};
 use crate::registry::{Registry, WriteOptions};
 
 /// The store prefix of the replicas' lease records.
-pub const LEASE_PREFIX: &str = "/registry/masterleases/";
+pub const LEASE_PREFIX: &str = store::snapshot::PROCESS_RECORDS_PREFIX;
 
 /// kube-apiserver's lease TTL for its endpoint records.
 pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);

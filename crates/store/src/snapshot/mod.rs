@@ -31,7 +31,7 @@ pub use file::{SnapshotFile, Summary, verify};
 pub use format::{Decoder, Encoder, FORMAT_VERSION, Header, MAGIC};
 #[cfg(feature = "etcd")]
 pub use restore::restore_etcd;
-pub use restore::{RestoreOptions, Restored, restore_embedded};
+pub use restore::{PROCESS_RECORDS_PREFIX, RestoreOptions, Restored, restore_embedded};
 
 use std::path::Path;
 

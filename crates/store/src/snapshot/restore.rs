@@ -93,7 +93,7 @@ pub fn restore_embedded(
     let _ = std::fs::remove_file(&temp);
     let built = (|| {
         let mut entries = file::open(file)?;
-        let written = build(&temp, revision, || entries.next_entry())?;
+        let written = build(&temp, revision, || next_restorable(&mut entries))?;
         same_file(&summary, entries.sha256())?;
         Ok::<_, SnapshotError>(written)
     })();
@@ -212,9 +212,7 @@ pub async fn restore_etcd(
     let mut batch = Vec::with_capacity(RESTORE_BATCH_KEYS);
     let mut batch_bytes = 0;
     loop {
-        let next = entries
-            .next_entry()
-            .map_err(|e| partial(written, e.to_string()))?;
+        let next = next_restorable(&mut entries).map_err(|e| partial(written, e.to_string()))?;
         let size = next.as_ref().map_or(0, |kv| kv.key.len() + kv.value.len());
         // Sent before it would outgrow a transaction; a single key larger than that goes
         // alone, and etcd refuses it only if it exceeds etcd's own request limit.
@@ -251,4 +249,22 @@ pub async fn restore_etcd(
         replaced,
         revision,
     })
+}
+
+/// Keys under this prefix are the API server replicas' liveness records (the `kubernetes`
+/// Endpoints list the replicas holding one). They describe processes, not cluster state: a
+/// restored cluster's replicas write their own, and restored ones would list replicas that
+/// do not exist until they expired.
+pub const PROCESS_RECORDS_PREFIX: &str = "/registry/masterleases/";
+
+/// The next entry a restore writes: every entry but the replicas' liveness records.
+fn next_restorable<R: std::io::Read>(
+    entries: &mut super::format::Decoder<R>,
+) -> Result<Option<crate::KeyValue>> {
+    loop {
+        match entries.next_entry()? {
+            Some(kv) if kv.key.starts_with(PROCESS_RECORDS_PREFIX) => continue,
+            other => return Ok(other),
+        }
+    }
 }
