@@ -24,9 +24,20 @@ async fn ensure(
         field_manager: "svcplane-bootstrap".into(),
         dry_run: false,
     };
-    match registry.create(rt(api_version, kind), ns, obj, &opts).await {
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let rt = rt(api_version, kind);
+    match registry.create(rt, ns, obj, &opts).await {
         Ok(_) | Err(ApiError::AlreadyExists { .. }) => Ok(()),
-        Err(e) => Err(e),
+        // Replicas starting together race for the well-known ClusterIPs: the loser's create
+        // fails on the allocation before it can see the Service. If the winner's exists now,
+        // the bootstrap is done.
+        Err(e) => match registry.get(rt, ns, &name).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(e),
+        },
     }
 }
 
