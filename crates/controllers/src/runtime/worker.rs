@@ -33,6 +33,9 @@ pub trait Reconciler: Send + Sync + 'static {
     fn reconcile(&self, key: &Self::Key) -> impl Future<Output = crate::Result<Action>> + Send;
 }
 
+/// The longest a lost change waits for the resync that covers it.
+const LAG_RESYNC_EVERY: Duration = Duration::from_secs(2);
+
 /// Run `r` until `shutdown`: feed its queue from `changes` and periodic resyncs, and reconcile.
 pub async fn run_worker<R: Reconciler>(
     r: Arc<R>,
@@ -49,14 +52,23 @@ pub async fn run_worker<R: Reconciler>(
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(resync);
             ticker.tick().await;
+            // Falling behind the broadcast loses changes, so everything is looked at again, but
+            // at most once per LAG_RESYNC_EVERY: under a burst the feeder lags again and again,
+            // and a full resync per lag made it fall further behind each time.
+            let mut lag_resync = tokio::time::interval(LAG_RESYNC_EVERY);
+            lag_resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut lagged = false;
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     _ = ticker.tick() => r.all_keys().into_iter().for_each(|k| queue.add(k)),
+                    _ = lag_resync.tick(), if lagged => {
+                        lagged = false;
+                        r.all_keys().into_iter().for_each(|k| queue.add(k));
+                    }
                     change = changes.recv() => match change {
                         Ok(c) => r.keys_for(&c).into_iter().for_each(|k| queue.add(k)),
-                        // Fell behind the broadcast: some changes are lost, so look at everything.
-                        Err(RecvError::Lagged(_)) => r.all_keys().into_iter().for_each(|k| queue.add(k)),
+                        Err(RecvError::Lagged(_)) => lagged = true,
                         Err(RecvError::Closed) => return,
                     },
                 }
