@@ -11,6 +11,7 @@
 #   bench/run.sh --only api|dns|scale   one part; the page keeps the other parts' last results
 #   bench/run.sh --quick          a few minutes' check that the tooling works; prints the report
 #   bench/run.sh --dns-sizes "1000 100000"   the cluster sizes of the DNS part
+#   bench/run.sh --scale-size "10000 100000 1000"   Services, pods and nodes of the scale part
 #
 # Installs etcd, dnsperf and the peer DNS servers from Debian when missing (with starts of their
 # system services refused). Every server listens on a free loopback port with its config and
@@ -21,14 +22,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-QUICK=0 ONLY="" DNS_SIZES="1000 100000"
+QUICK=0 ONLY="" DNS_SIZES="1000 100000" SCALE_SIZE=""
 ARGS=("$@")
 while (($#)); do
     case $1 in
         --quick) QUICK=1 ;;
         --only) ONLY=${2:-}; shift ;;
         --dns-sizes) DNS_SIZES=${2:-}; shift ;;
-        *) echo "usage: bench/run.sh [--quick] [--only api|dns|scale] [--dns-sizes \"N...\"]" >&2; exit 2 ;;
+        --scale-size) SCALE_SIZE=${2:-}; shift ;;
+        *) echo "usage: bench/run.sh [--quick] [--only api|dns|scale] [--dns-sizes \"N...\"] [--scale-size \"SERVICES PODS NODES\"]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -45,6 +47,9 @@ else
     CLIENTS=64 DURATION=10s WARMUP=1s ROUNDS=2 SINGLE=5s WATCHERS=1000 EVENTS=200 RATE=20
     DNS_ROUNDS=4 DNS_SECONDS=10 DNS_LAT_SECONDS=5 DNS_FLIPS=200
     SCALE_SERVICES=10000 SCALE_PODS=100000 SCALE_NODES=1000 SCALE_FLIPS=1000
+fi
+if [[ -n $SCALE_SIZE ]]; then
+    read -r SCALE_SERVICES SCALE_PODS SCALE_NODES <<<"$SCALE_SIZE"
 fi
 
 log() { printf '\n== %s\n' "$*"; }
@@ -246,7 +251,7 @@ api_part() {
 scale_part() {
     log "scale: $SCALE_SERVICES Services, $SCALE_PODS pods on $SCALE_NODES nodes, built through the API"
     mkdir -p "$TMP/scale"
-    # A /24 per node: 1,000 nodes need a /14 (the addresses are data only).
+    # A /24 per node: up to 1,024 nodes fit a /14 (the addresses are data only).
     start_svcplane "$TMP/scale/server" --nodes "$SCALE_NODES" --cluster-cidr 10.244.0.0/14
     "$BENCH" scale --url "$SVC_URL" --kubeconfig "$SVC_KUBECONFIG" --server-pid "$SVC_PID" \
         --services "$SCALE_SERVICES" --pods "$SCALE_PODS" --nodes "$SCALE_NODES" \
