@@ -8,6 +8,7 @@
 
 pub mod decode;
 pub mod defaults;
+pub mod encode;
 pub mod error;
 pub mod protobuf;
 pub mod resources;

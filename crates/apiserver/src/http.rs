@@ -44,11 +44,11 @@ pub fn router(app: Arc<App>) -> axum::Router {
 
 async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let uri = req.uri().clone();
     let response = route(&app, req)
         .await
         .unwrap_or_else(IntoResponse::into_response);
-    tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
+    tracing::debug!(%method, path = uri.path(), status = response.status().as_u16(), "request");
     response
 }
 
@@ -71,8 +71,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn json_response(code: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    (code, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+    let bytes = api::encode::to_vec(body);
+    json_bytes_response(code, bytes::Bytes::from(bytes))
+}
+
+fn json_bytes_response(code: StatusCode, json: bytes::Bytes) -> Response {
+    (code, [(header::CONTENT_TYPE, "application/json")], json).into_response()
+}
+
+fn add_warnings(response: &mut Response, warnings: &[String]) {
+    for w in warnings {
+        if let Ok(v) = HeaderValue::from_str(&format!("299 - {w:?}")) {
+            response.headers_mut().append(header::WARNING, v);
+        }
+    }
 }
 
 async fn route(app: &Arc<App>, req: Request) -> Result<Response> {
@@ -315,11 +327,7 @@ impl Ctx<'_> {
             }
             _ => json_response(code, obj),
         };
-        for w in warnings {
-            if let Ok(v) = HeaderValue::from_str(&format!("299 - {w:?}")) {
-                response.headers_mut().append(header::WARNING, v);
-            }
-        }
+        add_warnings(&mut response, warnings);
         response
     }
 
@@ -428,6 +436,9 @@ impl Ctx<'_> {
             .registry()
             .create(self.rt(), self.ns(), obj, &self.write_options())
             .await?;
+        if let Some(response) = self.encoded_response(StatusCode::CREATED, &written, &warnings) {
+            return Ok(response);
+        }
         Ok(self.object_response(StatusCode::CREATED, &written.object, &warnings))
     }
 
@@ -457,6 +468,23 @@ impl Ctx<'_> {
         self.written_response(written, &warnings)
     }
 
+    /// The response of a write from the write's own encoding of the object, when it has one
+    /// and the client asked for the object itself: it saves serializing the object again.
+    fn encoded_response(
+        &self,
+        code: StatusCode,
+        written: &registry::Written,
+        warnings: &[String],
+    ) -> Option<Response> {
+        let json = written.json.clone()?;
+        if self.form() != ResponseForm::Object {
+            return None;
+        }
+        let mut response = json_bytes_response(code, json);
+        add_warnings(&mut response, warnings);
+        Some(response)
+    }
+
     fn written_response(
         &self,
         written: registry::Written,
@@ -470,6 +498,9 @@ impl Ctx<'_> {
         let obj = if self.sub() == Some("scale") {
             registry::scale_of(self.rt(), &written.object)?
         } else {
+            if let Some(response) = self.encoded_response(code, &written, warnings) {
+                return Ok(response);
+            }
             written.object
         };
         Ok(self.object_response(code, &obj, warnings))

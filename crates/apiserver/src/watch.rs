@@ -136,8 +136,7 @@ fn matches(list: &ListOptions, obj: &Value) -> bool {
 
 impl Encoder {
     fn line(&self, event_type: &str, object: Value) -> Bytes {
-        let mut line =
-            serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
+        let mut line = api::encode::to_vec(&json!({"type": event_type, "object": object}));
         line.push(b'\n');
         Bytes::from(line)
     }

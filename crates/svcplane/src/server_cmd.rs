@@ -33,6 +33,9 @@ pub struct ServerArgs {
     /// Service CIDR; a comma list of two (one per IP family) makes the cluster dual-stack.
     #[arg(long, default_value = "10.96.0.0/12", value_delimiter = ',')]
     service_cidr: Vec<apiserver::Cidr>,
+    /// Memory for the embedded store's page cache, in MiB (unused with `--etcd-servers`).
+    #[arg(long, default_value_t = store::EmbeddedConfig::default().cache_size >> 20)]
+    store_cache_mib: usize,
     #[command(flatten)]
     dns: dns_cmd::DnsFlags,
     #[command(flatten)]
@@ -220,7 +223,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// The store: etcd if `--etcd-servers` names any, else the embedded file in the data dir.
-async fn open_store(data_dir: &Path, etcd: &EtcdFlags) -> anyhow::Result<Arc<dyn store::Store>> {
+async fn open_store(
+    data_dir: &Path,
+    cache_mib: usize,
+    etcd: &EtcdFlags,
+) -> anyhow::Result<Arc<dyn store::Store>> {
     if !etcd.etcd_servers.is_empty() {
         let servers = etcd.etcd_servers.join(",");
         let store = store::EtcdStore::connect(etcd.config())
@@ -229,7 +236,11 @@ async fn open_store(data_dir: &Path, etcd: &EtcdFlags) -> anyhow::Result<Arc<dyn
         return Ok(Arc::new(store));
     }
     let store_path = data_dir.join("store.redb");
-    let store = store::RedbStore::open(&store_path, store::EmbeddedConfig::default())
+    let config = store::EmbeddedConfig {
+        cache_size: cache_mib.saturating_mul(1 << 20),
+        ..store::EmbeddedConfig::default()
+    };
+    let store = store::RedbStore::open(&store_path, config)
         .with_context(|| format!("opening the store {}", store_path.display()))?;
     Ok(Arc::new(store))
 }
@@ -270,7 +281,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .filter(|_| !nothing_to_lead);
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data dir {}", args.data_dir.display()))?;
-    let store = open_store(&args.data_dir, &args.etcd).await?;
+    let store = open_store(&args.data_dir, args.store_cache_mib, &args.etcd).await?;
     let mut config = apiserver::Config::new(args.data_dir.clone());
     config.listen = args.listen;
     config.pki_dir = args.tls.pki_dir;

@@ -105,7 +105,9 @@ pub(super) fn prepare_create(rt: &ResourceType, obj: &mut Value) {
     ] {
         meta.remove(field);
     }
-    meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+    // A random (v4) UUID from the thread's CSPRNG: `Uuid::new_v4` asks the OS each time.
+    let uid = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    meta.insert("uid".into(), json!(uid.to_string()));
     meta.insert("creationTimestamp".into(), json!(object::now()));
     if tracks_generation(rt) {
         meta.insert("generation".into(), json!(1));

@@ -52,6 +52,9 @@ pub struct WriteOptions {
 pub struct Written {
     pub object: Value,
     pub created: bool,
+    /// `object` as JSON, when the write already has it (a create encodes the object once for
+    /// the store and the response).
+    pub json: Option<bytes::Bytes>,
 }
 
 /// `DeleteOptions`, from the body and the query.
@@ -302,6 +305,7 @@ impl Registry {
             return Ok(Written {
                 object: obj,
                 created: true,
+                json: None,
             });
         }
         let key = object::key(rt, ns.as_deref(), &name);
@@ -315,16 +319,14 @@ impl Registry {
             services::Allocated::default()
         };
         // The object in hand is what is stored: it only lacks the resourceVersion.
-        match self
-            .store
-            .create(&key, object::to_stored_bytes(&mut obj))
-            .await
-        {
+        let stored = object::StoredJson::encode(&mut obj);
+        match self.store.create(&key, stored.bytes.clone()).await {
             Ok(kv) => {
                 object::set_resource_version(&mut obj, kv.mod_revision);
                 Ok(Written {
                     object: obj,
                     created: true,
+                    json: stored.with_resource_version(kv.mod_revision),
                 })
             }
             Err(e) => {
@@ -511,6 +513,7 @@ impl Registry {
             return Ok(Written {
                 object: old.clone(),
                 created: false,
+                json: None,
             });
         }
         let mut new = recorded;
@@ -518,6 +521,7 @@ impl Registry {
             return Ok(Written {
                 object: new,
                 created: false,
+                json: None,
             });
         }
         if object::is_deleting(&new)
@@ -528,6 +532,7 @@ impl Registry {
             return Ok(Written {
                 object: deleted,
                 created: false,
+                json: None,
             });
         }
         let allocated = if rt.kind == "Service" {
@@ -535,11 +540,12 @@ impl Registry {
         } else {
             services::Allocated::default()
         };
+        let stored = object::StoredJson::encode(&mut new);
         match self
             .store
             .update(
                 &object::key(rt, ns, name),
-                object::to_stored_bytes(&mut new),
+                stored.bytes.clone(),
                 Some(old_rev),
             )
             .await
@@ -552,6 +558,7 @@ impl Registry {
                 Ok(Written {
                     object: new,
                     created: false,
+                    json: stored.with_resource_version(kv.mod_revision),
                 })
             }
             Err(e) => {

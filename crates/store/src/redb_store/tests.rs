@@ -83,6 +83,56 @@ async fn reopening_with_a_smaller_history_trims_it() {
     }
 }
 
+/// A file written by the format 1 layout (a change-log row per event) opens with its history.
+#[tokio::test]
+async fn a_format_1_change_log_is_converted() {
+    use super::tables::{
+        CHANGELOG_V1, FORMAT_VERSION_V1, META, META_FORMAT, META_REVISION, OBJECTS,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(META).unwrap();
+            meta.insert(META_FORMAT, FORMAT_VERSION_V1).unwrap();
+            meta.insert(META_REVISION, 3).unwrap();
+            let mut objects = txn.open_table(OBJECTS).unwrap();
+            objects.insert("/t/a", (1, 3, b"a2".as_slice())).unwrap();
+            let mut log = txn.open_table(CHANGELOG_V1).unwrap();
+            log.insert(1, (1, 1, 0, "/t/a", b"a1".as_slice(), b"".as_slice()))
+                .unwrap();
+            log.insert(2, (1, 2, 0, "/t/b", b"b1".as_slice(), b"".as_slice()))
+                .unwrap();
+            log.insert(3, (2, 1, 1, "/t/a", b"a2".as_slice(), b"a1".as_slice()))
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    for reopen in 0..2 {
+        let store = open(&path, 100);
+        let mut watch = store.watch("/t/", 0).await.unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..3 + reopen {
+            let event = watch.next().await.unwrap().unwrap();
+            seen.push((event.kv.mod_revision, event.kv.key, event.kv.value));
+        }
+        assert_eq!(
+            seen[..3],
+            [
+                (1, "/t/a".to_string(), Bytes::from("a1")),
+                (2, "/t/b".to_string(), Bytes::from("b1")),
+                (3, "/t/a".to_string(), Bytes::from("a2")),
+            ]
+        );
+        if reopen == 0 {
+            let kv = store.create("/t/c", Bytes::from("c1")).await.unwrap();
+            assert_eq!(kv.mod_revision, 4);
+        }
+    }
+}
+
 #[tokio::test]
 async fn writes_after_shutdown_are_unavailable() {
     let dir = tempfile::tempdir().unwrap();

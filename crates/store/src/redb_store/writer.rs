@@ -13,7 +13,7 @@ use redb::{Database, Durability, ReadableTable, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::tables::{
-    CHANGELOG, META, META_REVISION, OBJECTS, from_redb, log_row, object_kv, object_row,
+    CHANGELOG, META, META_REVISION, OBJECTS, encode_event, from_redb, object_kv, object_row,
 };
 use crate::ops::{Op, plan};
 use crate::watch::Hub;
@@ -103,7 +103,6 @@ impl Writer {
         let mut outcomes = Vec::with_capacity(batch.len());
         {
             let mut objects = txn.open_table(OBJECTS).map_err(from_redb)?;
-            let mut log = txn.open_table(CHANGELOG).map_err(from_redb)?;
             for command in batch {
                 let key = command.key.as_str();
                 let current = objects
@@ -127,8 +126,6 @@ impl Writer {
                         objects.remove(key).map_err(from_redb)?;
                     }
                 }
-                log.insert(event.revision(), log_row(&event))
-                    .map_err(from_redb)?;
                 revision = event.revision();
                 outcomes.push(Ok(event));
             }
@@ -138,13 +135,22 @@ impl Writer {
             txn.abort().map_err(from_redb)?;
             return Ok((outcomes, revision));
         }
+        let mut row = Vec::new();
+        for event in outcomes.iter().flatten() {
+            encode_event(&mut row, event);
+        }
+        txn.open_table(CHANGELOG)
+            .map_err(from_redb)?
+            .insert(revision, row.as_slice())
+            .map_err(from_redb)?;
         record_revision(&txn, revision, self.history)?;
         txn.commit().map_err(from_redb)?;
         Ok((outcomes, revision))
     }
 }
 
-/// Stores `revision` as the current one and trims the change log to the last `history` events.
+/// Stores `revision` as the current one and trims the change log to the batches holding the last
+/// `history` events.
 pub(super) fn record_revision(txn: &WriteTransaction, revision: i64, history: usize) -> Result<()> {
     let mut meta = txn.open_table(META).map_err(from_redb)?;
     meta.insert(META_REVISION, revision).map_err(from_redb)?;
@@ -152,7 +158,8 @@ pub(super) fn record_revision(txn: &WriteTransaction, revision: i64, history: us
     let history = i64::try_from(history).unwrap_or(i64::MAX);
     let cut = revision.saturating_sub(history);
     if cut > 0 {
-        // Usually removes only the entries the latest batch pushed out of the history.
+        // Usually removes only the batch the latest one pushed out of the history; a batch
+        // that still holds a retained event stays whole (loading skips its older events).
         log.retain_in(..=cut, |_, _| false).map_err(from_redb)?;
     }
     Ok(())
