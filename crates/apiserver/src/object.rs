@@ -8,19 +8,28 @@ use store::KeyValue;
 
 use crate::error::{ApiError, Result};
 
-/// Keys follow kube-apiserver's etcd layout: `/registry/<group-resource>/<ns>/<name>`.
+/// Keys follow kube-apiserver's etcd layout, `/registry/<resource>/<ns>/<name>`, with its
+/// historical names: Services under `services/specs`, Endpoints under `services/endpoints`,
+/// Nodes under `minions`; other kinds by plural, without their API group.
 pub fn key(rt: &ResourceType, namespace: Option<&str>, name: &str) -> String {
-    match namespace {
-        Some(ns) if rt.namespaced() => format!("/registry/{}/{ns}/{name}", rt.group_resource()),
-        _ => format!("/registry/{}/{name}", rt.group_resource()),
-    }
+    format!("{}{name}", prefix(rt, namespace))
 }
 
 /// The key prefix of every object of `rt` in `namespace` (all namespaces when `None`).
 pub fn prefix(rt: &ResourceType, namespace: Option<&str>) -> String {
+    let resource = storage_resource(rt);
     match namespace {
-        Some(ns) if rt.namespaced() => format!("/registry/{}/{ns}/", rt.group_resource()),
-        _ => format!("/registry/{}/", rt.group_resource()),
+        Some(ns) if rt.namespaced() => format!("/registry/{resource}/{ns}/"),
+        _ => format!("/registry/{resource}/"),
+    }
+}
+
+fn storage_resource(rt: &ResourceType) -> &'static str {
+    match (rt.group, rt.plural) {
+        ("", "services") => "services/specs",
+        ("", "endpoints") => "services/endpoints",
+        ("", "nodes") => "minions",
+        (_, plural) => plural,
     }
 }
 
@@ -272,17 +281,30 @@ mod tests {
         let svc = api::resources::by_kind("v1", "Service").unwrap();
         let ns = api::resources::by_kind("v1", "Namespace").unwrap();
         let deploy = api::resources::by_kind("apps/v1", "Deployment").unwrap();
-        assert_eq!(
-            key(svc, Some("default"), "web"),
-            "/registry/services/default/web"
-        );
-        assert_eq!(prefix(svc, Some("default")), "/registry/services/default/");
-        assert_eq!(prefix(svc, None), "/registry/services/");
-        assert_eq!(key(ns, None, "demo"), "/registry/namespaces/demo");
-        assert_eq!(
-            key(deploy, Some("a"), "b"),
-            "/registry/deployments.apps/a/b"
-        );
+        let endpoints = api::resources::by_kind("v1", "Endpoints").unwrap();
+        let node = api::resources::by_kind("v1", "Node").unwrap();
+        let slice = api::resources::by_kind("discovery.k8s.io/v1", "EndpointSlice").unwrap();
+        for (key, want) in [
+            (
+                key(svc, Some("default"), "web"),
+                "/registry/services/specs/default/web",
+            ),
+            (
+                prefix(svc, Some("default")),
+                "/registry/services/specs/default/",
+            ),
+            (prefix(svc, None), "/registry/services/specs/"),
+            (
+                key(endpoints, Some("default"), "web"),
+                "/registry/services/endpoints/default/web",
+            ),
+            (key(ns, None, "demo"), "/registry/namespaces/demo"),
+            (key(node, None, "node-1"), "/registry/minions/node-1"),
+            (key(deploy, Some("a"), "b"), "/registry/deployments/a/b"),
+            (key(slice, Some("a"), "b"), "/registry/endpointslices/a/b"),
+        ] {
+            assert_eq!(key, want);
+        }
     }
 
     #[test]

@@ -101,13 +101,12 @@ fn kubectl_on_etcd_and_objects_outlive_the_server() -> Result<()> {
 
     // The objects are etcd keys under /registry, as kube-apiserver lays them out.
     if let Some(keys) = etcd_keys(&etcd, "/registry/")? {
-        assert!(
-            keys.iter()
-                .any(|k| k.starts_with("/registry/services/")
-                    && k.ends_with("my-nginx-headless-svc")),
-            "{keys:?}"
-        );
-        assert!(keys.iter().any(|k| k.contains("deployments")), "{keys:?}");
+        for want in [
+            "/registry/services/specs/default/my-nginx-headless-svc",
+            "/registry/deployments/default/my-nginx",
+        ] {
+            assert!(keys.iter().any(|k| k == want), "{want} not in {keys:?}");
+        }
     }
 
     // A new server with a new data dir finds everything in etcd.
