@@ -43,6 +43,12 @@ pub enum ConnectError {
         note: String,
     },
 
+    /// The first request over TLS without a client certificate failed (its message first).
+    #[error(
+        "store unavailable: {0}; no client certificate was given for TLS to etcd, and members that require one (etcd --client-cert-auth) refuse the connection: give a client certificate and key (--etcd-certfile, --etcd-keyfile)"
+    )]
+    WithoutClientCertificate(String),
+
     /// The first request failed: etcd is unreachable or has no leader.
     #[error(transparent)]
     Unavailable(#[from] Error),

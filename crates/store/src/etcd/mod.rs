@@ -108,7 +108,16 @@ impl EtcdStore {
             .await
             .map_err(ConnectError::Client)?;
         let members = Arc::new(members);
-        let compacted = compactor::last_compacted(&members).await?;
+        let compacted = compactor::last_compacted(&members)
+            .await
+            .map_err(|err| match err {
+                // Members that require a client certificate often just close the connection
+                // of a client without one, and the client sees no reason: name the likely one.
+                Error::Unavailable(message) if tls_without_identity(&config) => {
+                    ConnectError::WithoutClientCertificate(message)
+                }
+                other => ConnectError::Unavailable(other),
+            })?;
         let floor = Arc::new(AtomicI64::new(compacted));
         let compactor = config
             .compaction_interval
@@ -199,6 +208,16 @@ fn revision(header: Option<&etcd_client::ResponseHeader>) -> Result<i64> {
     header
         .map(|h| h.revision())
         .ok_or_else(|| Error::Corrupt("etcd response without a header".into()))
+}
+
+/// Whether `config` reaches an `https://` member without a client certificate.
+fn tls_without_identity(config: &EtcdConfig) -> bool {
+    let https = config.endpoints.iter().any(|e| e.starts_with("https://"));
+    https
+        && config
+            .tls
+            .as_ref()
+            .is_none_or(|tls| tls.cert_file.is_none())
 }
 
 fn tls_options(tls: &EtcdTls) -> Result<etcd_client::TlsOptions, ConnectError> {
