@@ -81,7 +81,7 @@ fn kubectl_through_a_server_on_tls_etcd() -> Result<()> {
         let keys = ok(out)?;
         assert!(
             keys.lines()
-                .any(|k| k == "/registry/services/default/tls-svc"),
+                .any(|k| k == "/registry/services/specs/default/tls-svc"),
             "{keys}"
         );
     } else {
