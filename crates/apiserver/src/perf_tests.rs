@@ -2,16 +2,6 @@
 //! of 1 KiB POSTed through the router (no TCP or TLS) into a `RedbStore`, from `PERF_CLIENTS`
 //! concurrent tasks. Run it under `valgrind --tool=callgrind` with two counts and divide the
 //! difference of the instruction totals by the difference of the counts.
-//!
-//! E.g. `PERF_CLIENTS=64 PERF_CREATES=600 valgrind --tool=callgrind <apiserver test binary>
-//! --ignored --exact perf_tests::create_cost` (the binary from `cargo test -p apiserver --lib
-//! --release --no-run`), and again with 200.
-//!
-//! The unit tests run on the allocator the `svcplane` binary uses, so that the probe counts
-//! what the server spends in it.
-
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::Arc;
 

@@ -13,12 +13,6 @@ mod snapshot_cmd;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-/// mimalloc, not glibc's malloc: the API server's requests allocate on the async workers and
-/// free on the store writer (and back), a pattern on which glibc spent ~23% of the server's CPU
-/// under the create benchmark.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "svcplane",
