@@ -5,10 +5,12 @@
 #   responder on the same generated cluster (dnsperf, server and client pinned to separate
 #   cores), a correctness gate, per-type costs, write-to-answer propagation and RSS;
 # - scale: a generated cluster (10k Services, 100k pods, 1,000 simulated nodes) built through the
-#   API with the controllers and the node agent; build time, RSS, pod Ready → EndpointSlice delay.
+#   API with the controllers and the node agent; build time, RSS, pod Ready → EndpointSlice delay;
+# - etcd: durable creates/s through `svcplane server --etcd-servers` against raw etcd puts on the
+#   same 1- and 3-member etcd (alternating rounds), and watch propagation between two replicas.
 #
 #   bench/run.sh                  both parts (~25 min after the build), writes docs/benchmarks.md
-#   bench/run.sh --only api|dns|scale   one part; the page keeps the other parts' last results
+#   bench/run.sh --only api|dns|scale|etcd   one part; the page keeps the other parts' last results
 #   bench/run.sh --quick          a few minutes' check that the tooling works; prints the report
 #   bench/run.sh --dns-sizes "1000 100000"   the cluster sizes of the DNS part
 #   bench/run.sh --scale-size "10000 100000 1000"   Services, pods and nodes of the scale part
@@ -30,23 +32,26 @@ while (($#)); do
         --only) ONLY=${2:-}; shift ;;
         --dns-sizes) DNS_SIZES=${2:-}; shift ;;
         --scale-size) SCALE_SIZE=${2:-}; shift ;;
-        *) echo "usage: bench/run.sh [--quick] [--only api|dns|scale] [--dns-sizes \"N...\"] [--scale-size \"SERVICES PODS NODES\"]" >&2; exit 2 ;;
+        *) echo "usage: bench/run.sh [--quick] [--only api|dns|scale|etcd] [--dns-sizes \"N...\"] [--scale-size \"SERVICES PODS NODES\"]" >&2; exit 2 ;;
     esac
     shift
 done
-case $ONLY in "" | api | dns | scale) ;; *) echo "--only takes api, dns or scale" >&2; exit 2 ;; esac
+case $ONLY in "" | api | dns | scale | etcd) ;; *) echo "--only takes api, dns, scale or etcd" >&2; exit 2 ;; esac
 run_api() { [[ -z $ONLY || $ONLY == api ]]; }
 run_dns() { [[ -z $ONLY || $ONLY == dns ]]; }
 run_scale() { [[ -z $ONLY || $ONLY == scale ]]; }
+run_etcd() { [[ -z $ONLY || $ONLY == etcd ]]; }
 
 if ((QUICK)); then
     CLIENTS=16 DURATION=2s WARMUP=0.5s ROUNDS=1 SINGLE=1s WATCHERS=100 EVENTS=20 RATE=20
     DNS_SIZES=200 DNS_ROUNDS=1 DNS_SECONDS=2 DNS_LAT_SECONDS=1 DNS_FLIPS=20
     SCALE_SERVICES=100 SCALE_PODS=1000 SCALE_NODES=10 SCALE_FLIPS=20
+    REPLICA_EVENTS=50 REPLICA_RATE=50
 else
     CLIENTS=64 DURATION=10s WARMUP=1s ROUNDS=2 SINGLE=5s WATCHERS=1000 EVENTS=200 RATE=20
     DNS_ROUNDS=4 DNS_SECONDS=10 DNS_LAT_SECONDS=5 DNS_FLIPS=200
     SCALE_SERVICES=10000 SCALE_PODS=100000 SCALE_NODES=1000 SCALE_FLIPS=1000
+    REPLICA_EVENTS=500 REPLICA_RATE=20
 fi
 if [[ -n $SCALE_SIZE ]]; then
     read -r SCALE_SERVICES SCALE_PODS SCALE_NODES <<<"$SCALE_SIZE"
@@ -57,7 +62,7 @@ log() { printf '\n== %s\n' "$*"; }
 # --- tools -----------------------------------------------------------------------------------
 NEEDED=()
 command -v protoc >/dev/null || NEEDED+=(protobuf-compiler)
-if run_api; then
+if run_api || run_etcd; then
     command -v etcd >/dev/null || NEEDED+=(etcd-server)
     command -v etcdctl >/dev/null || NEEDED+=(etcd-client)
 fi
@@ -247,6 +252,87 @@ api_part() {
 
 }
 
+# --- the etcd part ----------------------------------------------------------------------------
+start_etcd_cluster() { # N DIR: N members; sets ETCD_URLS (comma-separated) and ETCD_MEMBER_PIDS
+    local n=$1 dir=$2 i client peer cluster="" clients=() peers=()
+    for i in $(seq "$n"); do
+        client=$("$BENCH" free-port)
+        peer=$("$BENCH" free-port)
+        clients+=("http://127.0.0.1:$client")
+        peers+=("http://127.0.0.1:$peer")
+        cluster+="${cluster:+,}m$i=http://127.0.0.1:$peer"
+    done
+    ETCD_URLS=$(IFS=,; echo "${clients[*]}")
+    ETCD_MEMBER_PIDS=()
+    mkdir -p "$dir"
+    # Default settings otherwise (fsync on): every acknowledged put is durable.
+    for i in $(seq "$n"); do
+        etcd --name "m$i" --data-dir "$dir/m$i" \
+            --listen-client-urls "${clients[i - 1]}" --advertise-client-urls "${clients[i - 1]}" \
+            --listen-peer-urls "${peers[i - 1]}" --initial-advertise-peer-urls "${peers[i - 1]}" \
+            --initial-cluster "$cluster" --initial-cluster-state new \
+            --initial-cluster-token "bench-$n" \
+            --logger zap --log-level warn >"$dir/m$i.log" 2>&1 &
+        ETCD_MEMBER_PIDS+=("$!")
+        PIDS+=("$!")
+    done
+    for _ in $(seq 150); do
+        if ETCDCTL_API=3 etcdctl --endpoints="$ETCD_URLS" endpoint health >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "the $n-member etcd cluster did not become healthy:" >&2
+    cat "$dir"/m*.log >&2
+    exit 1
+}
+
+etcd_part() {
+    local members label pid round etcd_pid_flag
+    mkdir -p "$TMP/etcd-part"
+    for members in 1 3; do
+        label="etcd $members member$( ((members == 1)) || echo s)"
+        log "$label: starting etcd and svcplane server --etcd-servers"
+        start_etcd_cluster "$members" "$TMP/etcd-part/etcd-$members"
+        # etcd's CPU is one process's only with one member.
+        etcd_pid_flag=()
+        ((members == 1)) && etcd_pid_flag=(--server-pid "${ETCD_MEMBER_PIDS[0]}")
+        start_svcplane "$TMP/etcd-part/a-$members" --etcd-servers "$ETCD_URLS" \
+            --dns-listen 127.0.0.1:0
+        for round in $(seq "$ROUNDS"); do
+            log "$label round $round: $CLIENTS clients, $DURATION each"
+            "$BENCH" etcd-puts --endpoints "$ETCD_URLS" "${etcd_pid_flag[@]}" --warmup "$WARMUP" \
+                --clients "$CLIENTS" --duration "$DURATION" \
+                --json "$RESULTS" --label "$label round $round"
+            creates "$label round $round" --clients "$CLIENTS" --duration "$DURATION"
+        done
+        if ((members == 3)); then
+            A_PID=$SVC_PID A_URL=$SVC_URL A_KUBECONFIG=$SVC_KUBECONFIG
+            log "$label: a second replica; $REPLICA_EVENTS writes at $REPLICA_RATE/s"
+            start_svcplane "$TMP/etcd-part/b-$members" --etcd-servers "$ETCD_URLS" \
+                --dns-listen 127.0.0.1:0
+            "$BENCH" watch-fanout --url "$SVC_URL" --kubeconfig "$SVC_KUBECONFIG" \
+                --server-pid "$SVC_PID" --watchers 1 --events "$REPLICA_EVENTS" \
+                --rate "$REPLICA_RATE" --json "$RESULTS" \
+                --label "same replica ($label)"
+            "$BENCH" watch-fanout --url "$SVC_URL" --kubeconfig "$SVC_KUBECONFIG" \
+                --server-pid "$SVC_PID" --write-url "$A_URL" --write-kubeconfig "$A_KUBECONFIG" \
+                --watchers 1 --events "$REPLICA_EVENTS" --rate "$REPLICA_RATE" \
+                --json "$RESULTS" --label "between replicas ($label)" || {
+                # The temp dir goes on exit: show why a replica failed while its log is there.
+                tail -n 20 "$TMP/etcd-part/a-$members.log" "$TMP/etcd-part/b-$members.log" >&2
+                kill -0 "$A_PID" 2>/dev/null || echo "replica A (pid $A_PID) is gone" >&2
+                exit 1
+            }
+            stop "$SVC_PID"
+            SVC_PID=$A_PID
+        fi
+        stop "$SVC_PID"
+        for pid in "${ETCD_MEMBER_PIDS[@]}"; do stop "$pid"; done
+        rm -rf "$TMP/etcd-part/etcd-$members"
+    done
+}
+
 # --- the scale part ---------------------------------------------------------------------------
 scale_part() {
     log "scale: $SCALE_SERVICES Services, $SCALE_PODS pods on $SCALE_NODES nodes, built through the API"
@@ -278,12 +364,16 @@ if run_scale; then
     RESULTS=$TMP/results/scale.jsonl
     scale_part
 fi
+if run_etcd; then
+    RESULTS=$TMP/results/etcd.jsonl
+    etcd_part
+fi
 
 # --- the report ------------------------------------------------------------------------------
 # A real run keeps its raw results, so that `--only` can render the other part's last ones.
 if ((!QUICK)); then
     mkdir -p "$ROOT/bench/results"
-    for part in api dns scale; do
+    for part in api dns scale etcd; do
         [[ -f $TMP/results/$part.jsonl ]] && cp "$TMP/results/$part.jsonl" "$ROOT/bench/results/"
         [[ -f $ROOT/bench/results/$part.jsonl ]] && cp "$ROOT/bench/results/$part.jsonl" "$TMP/results/"
     done
@@ -299,6 +389,8 @@ REPORT_INPUTS=()
 for part in api dns scale; do
     [[ -f $TMP/results/$part.jsonl ]] && REPORT_INPUTS+=(--results "$TMP/results/$part.jsonl")
 done
+# Kept apart: the API part's tables pair every load they are given.
+[[ -f $TMP/results/etcd.jsonl ]] && REPORT_INPUTS+=(--etcd-results "$TMP/results/etcd.jsonl")
 ETCD_VERSION=unknown
 command -v etcd >/dev/null && ETCD_VERSION=$(etcd --version | head -1)
 "$BENCH" report "${REPORT_INPUTS[@]}" --out "$OUT" --command "$COMMAND" \

@@ -15,6 +15,7 @@ mod load;
 mod procfs;
 mod report;
 mod report_dns;
+mod report_etcd;
 mod report_scale;
 mod results;
 mod scale;

@@ -31,8 +31,12 @@ fn mark(other_s: f64, seconds: f64) -> &'static str {
 #[derive(clap::Args)]
 pub struct Args {
     /// The JSON lines recorded by the measurements (repeatable: one file per part).
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "etcd_results")]
     results: Vec<PathBuf>,
+    /// The etcd part's JSON lines: kept apart from `--results` so that its loads and watches
+    /// stay out of the API part's tables and pairings.
+    #[arg(long)]
+    etcd_results: Option<PathBuf>,
     /// Versions of the DNS peers, one per line.
     #[arg(long, default_value = "")]
     dns_versions: String,
@@ -82,6 +86,9 @@ pub fn run(args: Args) -> Result<()> {
             .map(|d| (d, args.plot_link.as_str())),
     );
     crate::report_scale::render(&mut doc, &records);
+    if let Some(path) = &args.etcd_results {
+        crate::report_etcd::render(&mut doc, &results::read_all(path)?);
+    }
     std::fs::write(&args.out, doc).with_context(|| format!("writing {}", args.out.display()))?;
     println!("wrote {}", args.out.display());
     Ok(())

@@ -70,6 +70,9 @@ pub struct WatchResult {
     /// CPU use from the first measured write to the end of the deliveries (`cpu_seconds` long).
     pub cpu: CpuUse,
     pub cpu_seconds: f64,
+    /// Whether the writes went through another server than the watches (`--write-url`).
+    #[serde(default)]
+    pub writes_elsewhere: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

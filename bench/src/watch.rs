@@ -5,8 +5,12 @@
 //! kubelets) would. All watches start from the resourceVersion of one list, and a first "sync"
 //! write that every watcher must see proves they are all live before the measured writes begin.
 //! A delivery is timestamped when its bytes reach the watcher's task, before any parsing.
+//!
+//! With `--write-url`/`--write-kubeconfig` the writes go to another server than the watches (a
+//! second replica on the same etcd): the delay is then the propagation between replicas.
 
 use std::borrow::Cow;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -30,6 +34,12 @@ use crate::{cpu, procfs};
 pub struct Args {
     #[command(flatten)]
     api: ApiArgs,
+    /// Write through this server instead of the watched one (another replica on the same etcd).
+    #[arg(long)]
+    write_url: Option<String>,
+    /// Kubeconfig for `--write-url` (its server, CA and token); the watched server's otherwise.
+    #[arg(long)]
+    write_kubeconfig: Option<PathBuf>,
     #[arg(long, default_value_t = 1000)]
     watchers: usize,
     /// Measured writes (one event each).
@@ -107,10 +117,26 @@ pub async fn run(args: Args) -> Result<()> {
     // One socket per watcher, plus a few.
     procfs::check_open_files(args.watchers as u64 + 64)?;
     let endpoint = Endpoint::new(&args.api)?;
-    let mut writer = endpoint.connect(Proto::H1).await?;
-    ensure_namespace(&endpoint, &mut writer, &args.namespace).await?;
+    let elsewhere = args.write_url.is_some() || args.write_kubeconfig.is_some();
+    let write_endpoint = if elsewhere {
+        Endpoint::new(&ApiArgs {
+            url: args.write_url.clone(),
+            kubeconfig: args
+                .write_kubeconfig
+                .clone()
+                .or_else(|| args.api.kubeconfig.clone()),
+        })?
+    } else {
+        endpoint.clone()
+    };
+    let mut writer = write_endpoint.connect(Proto::H1).await?;
+    ensure_namespace(&write_endpoint, &mut writer, &args.namespace).await?;
     let path = format!("/api/v1/namespaces/{}/configmaps", args.namespace);
-    let from = list_revision(&endpoint, &mut writer, &path).await?;
+    // The watches start from a list on the server they watch (on one etcd, resourceVersions are
+    // the same on every replica).
+    let mut lister = endpoint.connect(Proto::H1).await?;
+    let from = list_revision(&endpoint, &mut lister, &path).await?;
+    drop(lister);
     let run = run_id();
     let names = Names {
         prefix: format!("w{run}").into(),
@@ -123,7 +149,7 @@ pub async fn run(args: Args) -> Result<()> {
     let watchers =
         open_watchers(&args, &endpoint, &path, &from, &names, &progress, stop_rx).await?;
     let payload = "x".repeat(args.payload);
-    write(&endpoint, &mut writer, &path, &names.sync, &payload).await?;
+    write(&write_endpoint, &mut writer, &path, &names.sync, &payload).await?;
     wait_for(
         || progress.synced.load(Ordering::Relaxed) >= args.watchers,
         Duration::from_secs(30),
@@ -148,7 +174,14 @@ pub async fn run(args: Args) -> Result<()> {
     for index in 0..args.events {
         ticker.tick().await;
         let began = Instant::now();
-        write(&endpoint, &mut writer, &path, &names.event(index), &payload).await?;
+        write(
+            &write_endpoint,
+            &mut writer,
+            &path,
+            &names.event(index),
+            &payload,
+        )
+        .await?;
         sent.push(began);
         acked.push(Instant::now());
     }
@@ -185,13 +218,19 @@ pub async fn run(args: Args) -> Result<()> {
     let result = WatchResult {
         label: args.out.label.clone(),
         transport: format!(
-            "{}, HTTP/1.1, 1 connection per watcher",
+            "{}, HTTP/1.1, 1 connection per watcher{}",
             if endpoint.is_tls() {
                 "HTTPS"
             } else {
                 "plain HTTP"
+            },
+            if elsewhere {
+                "; writes through another server"
+            } else {
+                ""
             }
         ),
+        writes_elsewhere: elsewhere,
         watchers: args.watchers,
         events: args.events,
         rate: args.rate,
