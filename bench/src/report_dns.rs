@@ -243,6 +243,25 @@ fn memory_shape(d: &Data) -> Option<(usize, u64, f64)> {
         .max_by_key(|(s, p, _)| (*s, *p))
 }
 
+/// The memory target's row: judged only at (or above) the target's cluster size.
+fn memory_row(doc: &mut String, services: usize, pods: u64, mb: f64) {
+    let shape_ok = services >= 10_000 && pods >= 100_000;
+    let _ = writeln!(
+        doc,
+        "| `svcplane dns` RSS ≤ {RSS_TARGET_MB} MB at 100k pods / 10k Services | {mb:.1} MB with {services} Services and {pods} pods{} | {} |",
+        if shape_ok {
+            ""
+        } else {
+            " (a smaller cluster than the target's: no verdict)"
+        },
+        if shape_ok {
+            verdict(mb <= RSS_TARGET_MB)
+        } else {
+            "–"
+        }
+    );
+}
+
 fn targets(doc: &mut String, d: &Data) {
     doc.push_str("### DNS targets\n\n| target | measured | verdict |\n| --- | --- | --- |\n");
     let svc_ok = |size| d.passes(size, "svcplane");
@@ -332,21 +351,7 @@ fn targets(doc: &mut String, d: &Data) {
     // The memory target's own shape (`dns_rss` in bench/dns.sh) when it was measured, else
     // the largest benchmark size.
     if let Some((services, pods, mb)) = memory_shape(d) {
-        let shape_ok = services >= 10_000 && pods >= 100_000;
-        let _ = writeln!(
-            doc,
-            "| `svcplane dns` RSS ≤ {RSS_TARGET_MB} MB at 100k pods / 10k Services | {mb:.1} MB with {services} Services and {pods} pods{} | {} |",
-            if shape_ok {
-                ""
-            } else {
-                " (a smaller cluster than the target's: no verdict)"
-            },
-            if shape_ok {
-                verdict(mb <= RSS_TARGET_MB)
-            } else {
-                "–"
-            }
-        );
+        memory_row(doc, services, pods, mb);
     }
     if let Some(&largest) = d.sizes.last()
         && let Some(r) = d
@@ -356,23 +361,8 @@ fn targets(doc: &mut String, d: &Data) {
             .max_by_key(|r| r.rss_kib)
     {
         let mb = kib_to_mb(r.rss_kib);
-        let pods = model::generate(largest).pods();
-        let shape_ok = largest >= 10_000 && pods >= 100_000;
         if memory_shape(d).is_none() {
-            let _ = writeln!(
-                doc,
-                "| `svcplane dns` RSS ≤ {RSS_TARGET_MB} MB at 100k pods / 10k Services | {mb:.1} MB with {largest} Services and {pods} pods{} | {} |",
-                if shape_ok {
-                    ""
-                } else {
-                    " (a smaller cluster than the target's: no verdict)"
-                },
-                if shape_ok {
-                    verdict(mb <= RSS_TARGET_MB)
-                } else {
-                    "–"
-                }
-            );
+            memory_row(doc, largest, model::generate(largest).pods() as u64, mb);
         }
         if let Some(k) = d.rounds(largest, ANCHOR).last() {
             let kmb = kib_to_mb(k.rss_kib);
