@@ -13,18 +13,11 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
 use testkit::etcd::EtcdCluster;
+use testkit::example;
 use testkit::{Server, fails, ok};
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_svcplane"))
-}
-
-fn example(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name)
-        .display()
-        .to_string()
 }
 
 /// A server on `etcd` without simulated nodes; `extra` flags after those.

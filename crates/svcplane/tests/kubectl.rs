@@ -5,18 +5,11 @@
 use std::path::Path;
 
 use anyhow::Result;
+use testkit::example;
 use testkit::{Server, fails, ok};
 
 fn server() -> Result<Server> {
     Server::start(Path::new(env!("CARGO_BIN_EXE_svcplane")), &[])
-}
-
-fn example(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name)
-        .display()
-        .to_string()
 }
 
 /// Column values of the row whose first cell is `name`.

@@ -12,11 +12,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use testkit::etcd::EtcdCluster;
 use testkit::{Server, ok};
+use testkit::{example, wait_for};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -24,36 +25,7 @@ fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_svcplane"))
 }
 
-fn example(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name)
-        .display()
-        .to_string()
-}
-
 /// Poll `probe` every 200ms until it returns `Some`, for at most `limit`.
-fn wait_for<T>(
-    what: &str,
-    limit: Duration,
-    mut probe: impl FnMut() -> Result<Option<T>>,
-) -> Result<T> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let last = probe();
-        if let Ok(Some(found)) = last {
-            return Ok(found);
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "{what}: not within {limit:?} (last probe: {last:?})",
-                last = last.err()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// kubectl's jsonpath output, split on whitespace.
 fn words(s: &Server, args: &[&str]) -> Result<Vec<String>> {
     Ok(ok(s.kubectl(args)?)?

@@ -8,15 +8,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
+use testkit::example;
 use testkit::{Server, ok};
-
-fn example(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 const HEADLESS: &str = "my-nginx-headless-svc.default.svc.cluster.local";
 

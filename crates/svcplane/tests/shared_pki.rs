@@ -6,10 +6,11 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use testkit::etcd::EtcdCluster;
+use testkit::wait_for;
 use testkit::{Server, fails, ok};
 
 fn bin() -> &'static Path {
@@ -17,27 +18,6 @@ fn bin() -> &'static Path {
 }
 
 /// Poll `probe` every 200ms until it returns `Some`, for at most `limit`.
-fn wait_for<T>(
-    what: &str,
-    limit: Duration,
-    mut probe: impl FnMut() -> Result<Option<T>>,
-) -> Result<T> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let last = probe();
-        if let Ok(Some(found)) = last {
-            return Ok(found);
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "{what}: not within {limit:?} (last probe: {last:?})",
-                last = last.err()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// The A records `dig` gets for `name` from the DNS server at `dns` (`host:port`).
 fn dig(dns: &str, name: &str) -> Result<Vec<String>> {
     let (host, port) = dns.rsplit_once(':').context("DNS address without a port")?;

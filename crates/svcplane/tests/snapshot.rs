@@ -10,18 +10,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use testkit::etcd::EtcdCluster;
+use testkit::example;
 use testkit::{Server, fails, ok};
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_svcplane"))
-}
-
-fn example(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name)
-        .display()
-        .to_string()
 }
 
 fn svcplane(args: &[&str]) -> Result<Output> {

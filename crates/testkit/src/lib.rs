@@ -271,3 +271,35 @@ pub fn fails(output: Output) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&output.stderr).into_owned())
 }
+
+/// The path of a manifest in the repository's `examples/`.
+pub fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Polls `probe` every 200 ms until it finds something, or fails after `limit` naming `what`
+/// and the last probe's error.
+pub fn wait_for<T>(
+    what: &str,
+    limit: Duration,
+    mut probe: impl FnMut() -> Result<Option<T>>,
+) -> Result<T> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let last = probe();
+        if let Ok(Some(found)) = last {
+            return Ok(found);
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "{what}: not within {limit:?} (last probe: {last:?})",
+                last = last.err()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
