@@ -244,7 +244,8 @@ fn mean_rate(loads: &[&LoadResult], target: &str) -> Option<(f64, usize)> {
     })
 }
 
-fn verdict(ok: bool) -> &'static str {
+/// A target's verdict cell, shared by every part of the page.
+pub(crate) fn verdict(ok: bool) -> &'static str {
     if ok { "**meets**" } else { "**misses**" }
 }
 
@@ -307,7 +308,8 @@ fn per_op_us(load: &LoadResult) -> Option<f64> {
     load.cpu.server_s.map(|s| s * 1e6 / load.ops.max(1) as f64)
 }
 
-fn cores(seconds: Option<f64>, window: f64) -> String {
+/// CPU seconds over a window as cores (`–` when unknown).
+pub(crate) fn cores(seconds: Option<f64>, window: f64) -> String {
     seconds.map_or("–".into(), |s| format!("{:.2}", s / window))
 }
 

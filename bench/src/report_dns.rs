@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::dns::model;
+use crate::report::verdict;
 use crate::results::{DnsCheckResult, DnsPerfResult, DnsPropagationResult, Record, RssResult};
 use crate::stats::kib_to_mb;
 
@@ -86,10 +87,6 @@ impl Data<'_> {
             })
             .copied()
     }
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "**meets**" } else { "**misses**" }
 }
 
 fn size_name(size: usize) -> String {

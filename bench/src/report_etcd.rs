@@ -8,14 +8,11 @@
 
 use std::fmt::Write as _;
 
+use crate::report::{cores, verdict};
 use crate::results::{LoadResult, Record, WatchResult};
 
 const RATIO_TARGET: f64 = 0.8;
 const REPLICA_WATCH_P99_TARGET_MS: f64 = 20.0;
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "**meets**" } else { "**misses**" }
-}
 
 /// The member count of a round's label (`etcd 3 members round 2` → 3).
 fn members(label: &str) -> Option<usize> {
@@ -75,10 +72,6 @@ fn sizes<'a>(loads: &[&'a LoadResult]) -> Vec<Size<'a>> {
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
-}
-
-fn cores(seconds: Option<f64>, window: f64) -> String {
-    seconds.map_or("–".into(), |s| format!("{:.2}", s / window))
 }
 
 fn complete(w: &WatchResult) -> bool {

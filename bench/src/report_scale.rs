@@ -4,16 +4,13 @@
 
 use std::fmt::Write as _;
 
+use crate::report::verdict;
 use crate::results::Record;
 use crate::scale::ScaleResult;
 use crate::stats::kib_to_mb;
 
 const FLIP_P99_TARGET_MS: f64 = 20.0;
 const RSS_TARGET_MB: f64 = 1024.0;
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "meets" } else { "**misses**" }
-}
 
 pub fn render(doc: &mut String, records: &[Record]) {
     let runs: Vec<&ScaleResult> = records
