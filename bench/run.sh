@@ -6,8 +6,9 @@
 #   cores), a correctness gate, per-type costs, write-to-answer propagation and RSS;
 # - scale: a generated cluster (10k Services, 100k pods, 1,000 simulated nodes) built through the
 #   API with the controllers and the node agent; build time, RSS, pod Ready → EndpointSlice delay;
-# - etcd: durable creates/s through `svcplane server --etcd-servers` against raw etcd puts on the
-#   same 1- and 3-member etcd (alternating rounds), and watch propagation between two replicas.
+# - etcd: durable creates/s through `svcplane server --etcd-servers` against raw etcd puts and raw
+#   create-if-absent transactions on the same 1- and 3-member etcd (alternating rounds), and
+#   watch propagation between two replicas.
 #
 #   bench/run.sh                  both parts (~25 min after the build), writes docs/benchmarks.md
 #   bench/run.sh --only api|dns|scale|etcd   one part; the page keeps the other parts' last results
@@ -303,6 +304,9 @@ etcd_part() {
             log "$label round $round: $CLIENTS clients, $DURATION each"
             "$BENCH" etcd-puts --endpoints "$ETCD_URLS" "${etcd_pid_flag[@]}" --warmup "$WARMUP" \
                 --clients "$CLIENTS" --duration "$DURATION" \
+                --json "$RESULTS" --label "$label round $round"
+            "$BENCH" etcd-puts --txn --endpoints "$ETCD_URLS" "${etcd_pid_flag[@]}" \
+                --warmup "$WARMUP" --clients "$CLIENTS" --duration "$DURATION" \
                 --json "$RESULTS" --label "$label round $round"
             creates "$label round $round" --clients "$CLIENTS" --duration "$DURATION"
         done

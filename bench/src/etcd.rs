@@ -1,9 +1,9 @@
 //! `etcd-puts`: the anchor. Concurrent raw puts of 1 KiB values to etcd with the Rust
 //! etcd-client, all clients sharing its one gRPC (HTTP/2) channel, by the same closed loop as
-//! `creates`.
+//! `creates`; with `--txn`, each put is the create-if-absent transaction an API server sends.
 
 use anyhow::{Context, Result, bail};
-use etcd_client::{Client, KvClient};
+use etcd_client::{Client, Compare, CompareOp, KvClient, Txn, TxnOp};
 
 use crate::Output;
 use crate::client::run_id;
@@ -15,6 +15,9 @@ pub struct Args {
     /// Comma-separated client URLs.
     #[arg(long, default_value = "http://127.0.0.1:2379", value_delimiter = ',')]
     endpoints: Vec<String>,
+    /// Write as svcplane creates: a transaction that puts only if the key does not exist.
+    #[arg(long)]
+    txn: bool,
     #[command(flatten)]
     load: LoadArgs,
     #[command(flatten)]
@@ -25,12 +28,24 @@ struct PutWorker {
     kv: KvClient,
     prefix: String,
     value: Vec<u8>,
+    txn: bool,
 }
 
 impl Worker for PutWorker {
     async fn call(&mut self, seq: u64) -> Result<()> {
         let key = format!("{}/{seq}", self.prefix);
-        self.kv.put(key, self.value.clone(), None).await?;
+        if self.txn {
+            let absent = Compare::create_revision(key.as_str(), CompareOp::Equal, 0);
+            let txn =
+                Txn::new()
+                    .when([absent])
+                    .and_then([TxnOp::put(key, self.value.clone(), None)]);
+            if !self.kv.txn(txn).await?.succeeded() {
+                bail!("key {seq} already existed");
+            }
+        } else {
+            self.kv.put(key, self.value.clone(), None).await?;
+        }
         Ok(())
     }
 }
@@ -48,15 +63,20 @@ pub async fn run(args: Args) -> Result<()> {
             kv: client.kv_client(),
             prefix: format!("/bench/{run}/{i}"),
             value: vec![b'x'; args.load.payload],
+            txn: args.txn,
         })
         .collect();
     let outcome = load::run(workers, &args.load).await?;
 
     let transport = "gRPC, HTTP/2, 1 connection".to_string();
-    println!("{}", outcome.summary(&format!("etcd puts ({transport})")));
+    let (what, target) = match args.txn {
+        true => ("etcd create transactions", "etcd-txn"),
+        false => ("etcd puts", "etcd"),
+    };
+    println!("{}", outcome.summary(&format!("{what} ({transport})")));
     let clients = args.load.clients;
     record(
         &args.out,
-        outcome.into_record(&args.out.label, "etcd", transport, clients),
+        outcome.into_record(&args.out.label, target, transport, clients),
     )
 }

@@ -13,6 +13,8 @@ use crate::results::{LoadResult, Record, WatchResult};
 
 const RATIO_TARGET: f64 = 0.8;
 const REPLICA_WATCH_P99_TARGET_MS: f64 = 20.0;
+/// The recorded target of `apibench etcd-puts --txn` rows.
+const TXN_TARGET: &str = "etcd-txn";
 
 /// The member count of a round's label (`etcd 3 members round 2` → 3).
 fn members(label: &str) -> Option<usize> {
@@ -25,6 +27,9 @@ fn members(label: &str) -> Option<usize> {
 struct Size<'a> {
     members: usize,
     pairs: Vec<(&'a LoadResult, &'a LoadResult)>,
+    /// Raw create-if-absent transactions in the same rounds: the write kube-apiserver (and
+    /// svcplane) must send etcd for a create, without anything above it.
+    txns: Vec<&'a LoadResult>,
 }
 
 impl Size<'_> {
@@ -44,6 +49,20 @@ impl Size<'_> {
     fn errors(&self) -> u64 {
         self.pairs.iter().map(|(s, e)| s.errors + e.errors).sum()
     }
+    /// Mean rate of the raw create transactions, when they were measured.
+    fn txn(&self) -> Option<f64> {
+        (!self.txns.is_empty())
+            .then(|| self.txns.iter().map(|t| t.rate).sum::<f64>() / self.txns.len() as f64)
+    }
+}
+
+/// What a load row wrote, by its recorded target.
+fn writer(target: &str) -> &'static str {
+    match target {
+        "etcd" => "raw etcd puts",
+        TXN_TARGET => "raw etcd create txns",
+        _ => "svcplane creates",
+    }
 }
 
 fn sizes<'a>(loads: &[&'a LoadResult]) -> Vec<Size<'a>> {
@@ -58,13 +77,22 @@ fn sizes<'a>(loads: &[&'a LoadResult]) -> Vec<Size<'a>> {
         else {
             continue;
         };
-        match sizes.iter_mut().find(|s| s.members == n) {
-            Some(size) => size.pairs.push((svc, etcd)),
-            None => sizes.push(Size {
-                members: n,
-                pairs: vec![(svc, etcd)],
-            }),
-        }
+        let txn = loads
+            .iter()
+            .find(|t| t.target == TXN_TARGET && t.label == svc.label);
+        let size = match sizes.iter().position(|s| s.members == n) {
+            Some(i) => &mut sizes[i],
+            None => {
+                sizes.push(Size {
+                    members: n,
+                    pairs: Vec::new(),
+                    txns: Vec::new(),
+                });
+                sizes.last_mut().expect("just pushed")
+            }
+        };
+        size.pairs.push((svc, etcd));
+        size.txns.extend(txn);
     }
     sizes.sort_by_key(|s| s.members);
     sizes
@@ -116,7 +144,11 @@ fn method(doc: &mut String, loads: &[&LoadResult], watches: &[&WatchResult]) {
          (`apibench etcd-puts`, the Rust etcd-client given every member's URL) and ConfigMap \
          creates with 1 KiB of data through `svcplane server --etcd-servers <every member>` \
          (`apibench creates`: HTTPS, one HTTP/2 connection, as client-go), both a closed loop \
-         of {clients} clients by the same driver, counted after a warm-up. A create is \
+         of {clients} clients by the same driver, counted after a warm-up. Each round also \
+         runs raw *create transactions* (`apibench etcd-puts --txn`: put the key only if it \
+         does not exist, one key per transaction): the request kube-apiserver sends etcd for \
+         every create, and svcplane too, so it bounds what any API server on this etcd can \
+         reach. A create is \
          acknowledged once etcd has committed it, so both rates are durable writes/s; the \
          ratio within a round is what counts on this shared machine. *Server cores* are \
          svcplane's own in its rows (etcd's CPU while serving it is in *other cores*), and the \
@@ -168,6 +200,18 @@ fn targets(doc: &mut String, sizes: &[Size], watches: &[&WatchResult]) {
                     },
                     verdict(ratio >= RATIO_TARGET && size.errors() == 0),
                 );
+                if let Some(txn) = size.txn() {
+                    let _ = writeln!(
+                        doc,
+                        "| (reference, not a target) the same creates against raw create \
+                         transactions, {} | svcplane {:.0}/s vs {txn:.0}/s: **{:.2}×**; the \
+                         transactions alone are {:.2}× raw puts | – |",
+                        plural(wanted, "etcd member", "etcd members"),
+                        size.svcplane(),
+                        size.svcplane() / txn.max(f64::EPSILON),
+                        txn / size.etcd().max(f64::EPSILON),
+                    );
+                }
             }
             None => {
                 let _ = writeln!(doc, "| {what} | not measured | – |");
@@ -205,13 +249,13 @@ fn load_table(doc: &mut String, loads: &[&LoadResult]) {
     }
     doc.push_str(
         "### Durable writes on etcd\n\n\
-         In run order; *÷ etcd* is svcplane's rate over the raw puts' in the row with the same \
+         In run order; *÷ puts* is the row's rate over the raw puts' in the round with the same \
          label. Cores are CPU seconds over the window (2.00 = the whole machine).\n\n\
-         | label | writer | transport | clients | writes/s | p50 ms | p99 ms | max ms | errors | server cores | client cores | other cores | ÷ etcd |\n\
+         | label | writer | transport | clients | writes/s | p50 ms | p99 ms | max ms | errors | server cores | client cores | other cores | ÷ puts |\n\
          | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for load in loads {
-        let ratio = (load.target == "svcplane")
+        let ratio = (load.target != "etcd")
             .then(|| {
                 loads
                     .iter()
@@ -225,11 +269,7 @@ fn load_table(doc: &mut String, loads: &[&LoadResult]) {
             doc,
             "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {ratio} |",
             load.label,
-            if load.target == "etcd" {
-                "raw etcd puts"
-            } else {
-                "svcplane creates"
-            },
+            writer(&load.target),
             load.transport,
             load.clients,
             load.rate,
@@ -324,6 +364,17 @@ fn reading(doc: &mut String, sizes: &[Size], watches: &[&WatchResult]) {
             size.mean(|(s, _)| s.latency.p99_ms),
             size.mean(|(_, e)| e.latency.p99_ms),
         );
+        if let Some(txn) = size.txn() {
+            let _ = writeln!(
+                doc,
+                "  etcd itself took {txn:.0} create transactions/s, {:.2}× its puts: a \
+                 transaction that must first find the key absent costs etcd more than a blind \
+                 put, and no API server can create with less (a blind put would overwrite an \
+                 existing object). svcplane's creates were {:.2}× those transactions.",
+                txn / size.etcd().max(f64::EPSILON),
+                size.svcplane() / txn.max(f64::EPSILON),
+            );
+        }
     }
     if let (Some(one), Some(three)) = (
         sizes.iter().find(|s| s.members == 1),
@@ -447,6 +498,7 @@ mod tests {
             load("etcd 1 member round 1", "svcplane", 900.0),
             load("etcd 1 member round 2", "etcd", 1000.0),
             load("etcd 1 member round 2", "svcplane", 700.0),
+            load("etcd 1 member round 2", "etcd-txn", 500.0),
             load("etcd 3 members round 1", "etcd", 500.0),
             load("etcd 3 members round 1", "svcplane", 350.0),
             watch("same replica", false, 8.0),
@@ -463,6 +515,14 @@ mod tests {
             "{doc}"
         );
         assert!(doc.contains("| 0.90× |"), "{doc}");
+        assert!(
+            doc.contains(
+                "svcplane 800/s vs 500/s: **1.60×**; the transactions alone are 0.50× raw puts"
+            ),
+            "{doc}"
+        );
+        assert!(doc.contains("| raw etcd create txns |"), "{doc}");
+        assert!(!doc.contains("3 etcd members | svcplane 350/s vs"), "{doc}");
         assert!(
             doc.contains("p99 12.50 ms (p50 3.00, max 13.50); 500 of 500 deliveries | **meets**"),
             "{doc}"
