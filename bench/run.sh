@@ -12,6 +12,7 @@
 #
 #   bench/run.sh                  both parts (~25 min after the build), writes docs/benchmarks.md
 #   bench/run.sh --only api|dns|scale|etcd   one part; the page keeps the other parts' last results
+#   bench/run.sh --only report    no part: renders the page again from bench/results/
 #   bench/run.sh --quick          a few minutes' check that the tooling works; prints the report
 #   bench/run.sh --dns-sizes "1000 100000"   the cluster sizes of the DNS part
 #   bench/run.sh --scale-size "10000 100000 1000"   Services, pods and nodes of the scale part
@@ -33,11 +34,11 @@ while (($#)); do
         --only) ONLY=${2:-}; shift ;;
         --dns-sizes) DNS_SIZES=${2:-}; shift ;;
         --scale-size) SCALE_SIZE=${2:-}; shift ;;
-        *) echo "usage: bench/run.sh [--quick] [--only api|dns|scale|etcd] [--dns-sizes \"N...\"] [--scale-size \"SERVICES PODS NODES\"]" >&2; exit 2 ;;
+        *) echo "usage: bench/run.sh [--quick] [--only api|dns|scale|etcd|report] [--dns-sizes \"N...\"] [--scale-size \"SERVICES PODS NODES\"]" >&2; exit 2 ;;
     esac
     shift
 done
-case $ONLY in "" | api | dns | scale | etcd) ;; *) echo "--only takes api, dns, scale or etcd" >&2; exit 2 ;; esac
+case $ONLY in "" | api | dns | scale | etcd | report) ;; *) echo "--only takes api, dns, scale, etcd or report" >&2; exit 2 ;; esac
 run_api() { [[ -z $ONLY || $ONLY == api ]]; }
 run_dns() { [[ -z $ONLY || $ONLY == dns ]]; }
 run_scale() { [[ -z $ONLY || $ONLY == scale ]]; }

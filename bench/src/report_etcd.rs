@@ -367,10 +367,12 @@ fn reading(doc: &mut String, sizes: &[Size], watches: &[&WatchResult]) {
         if let Some(txn) = size.txn() {
             let _ = writeln!(
                 doc,
-                "  etcd itself took {txn:.0} create transactions/s, {:.2}× its puts: a \
-                 transaction that must first find the key absent costs etcd more than a blind \
-                 put, and no API server can create with less (a blind put would overwrite an \
-                 existing object). svcplane's creates were {:.2}× those transactions.",
+                "  etcd itself took {txn:.0} create transactions/s, {:.2}× its puts. No API \
+                 server can create with less than such a transaction (a blind put would \
+                 overwrite an existing object), and etcd 3.4 runs them much slower than puts: \
+                 each copies the shared read buffer, which grows with the write load (measured \
+                 upstream in etcd-io/etcd#12692, fixed in 3.5 by etcd-io/etcd#12896). \
+                 svcplane's creates were {:.2}× those transactions.",
                 txn / size.etcd().max(f64::EPSILON),
                 size.svcplane() / txn.max(f64::EPSILON),
             );
