@@ -98,6 +98,10 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
     let (pod_reader, pod_writer) = reflector::store();
     let index = Arc::new(Mutex::new(pod_index::PodIndex::default()));
     let (feed, store_view) = (index.clone(), pod_reader.clone());
+    // A re-list (after `410 Gone`) names each pod while the cache still holds the old list;
+    // kube-runtime skips a pod it cannot find in the cache, so a pod created during the
+    // re-list would never be reconciled. Once the new list is in the cache, every pod is.
+    let (relisted, relists) = tokio::sync::mpsc::unbounded_channel::<()>();
     let pod_stream = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
         .modify(|p| p.metadata.managed_fields = None)
         .reflect(pod_writer)
@@ -107,10 +111,15 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
                 lock(&feed).observe(event, || {
                     store_view.state().iter().map(|p| (**p).clone()).collect()
                 });
+                if matches!(event, watcher::Event::InitDone) {
+                    let _ = relisted.send(());
+                }
             }
         })
         .touched_objects();
-    let controller = Controller::for_stream(pod_stream, pod_reader.clone());
+    let controller = Controller::for_stream(pod_stream, pod_reader.clone()).reconcile_all_on(
+        tokio_stream::wrappers::UnboundedReceiverStream::new(relists),
+    );
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         ours: config.node_names().into_iter().collect(),

@@ -80,11 +80,20 @@ impl Informers {
         let (changes, _) = broadcast::channel(CHANGE_BUFFER);
         let mut tasks = Vec::new();
         let mut spawn = |t| tasks.push(t);
-        let pods = watch_kind(client, Kind::Pod, Obj::Pod, &changes, shutdown, &mut spawn);
+        let pods = watch_kind(
+            client,
+            Kind::Pod,
+            Obj::Pod,
+            crate::podutil::slim,
+            &changes,
+            shutdown,
+            &mut spawn,
+        );
         let services = watch_kind(
             client,
             Kind::Service,
             Obj::Service,
+            drop_managed_fields,
             &changes,
             shutdown,
             &mut spawn,
@@ -93,6 +102,7 @@ impl Informers {
             client,
             Kind::Endpoints,
             Obj::Endpoints,
+            drop_managed_fields,
             &changes,
             shutdown,
             &mut spawn,
@@ -101,6 +111,7 @@ impl Informers {
             client,
             Kind::EndpointSlice,
             Obj::EndpointSlice,
+            drop_managed_fields,
             &changes,
             shutdown,
             &mut spawn,
@@ -109,6 +120,7 @@ impl Informers {
             client,
             Kind::Node,
             Obj::Node,
+            drop_managed_fields,
             &changes,
             shutdown,
             &mut spawn,
@@ -117,6 +129,7 @@ impl Informers {
             client,
             Kind::ReplicaSet,
             Obj::ReplicaSet,
+            drop_managed_fields,
             &changes,
             shutdown,
             &mut spawn,
@@ -125,6 +138,7 @@ impl Informers {
             client,
             Kind::Deployment,
             Obj::Deployment,
+            drop_managed_fields,
             &changes,
             shutdown,
             &mut spawn,
@@ -133,6 +147,7 @@ impl Informers {
             client,
             Kind::StatefulSet,
             Obj::StatefulSet,
+            drop_managed_fields,
             &changes,
             shutdown,
             &mut spawn,
@@ -173,10 +188,18 @@ impl Informers {
     }
 }
 
+/// managedFields are dropped from every cache, as client-go's informers in
+/// kube-controller-manager do: no controller reads them, and as parsed JSON trees they were
+/// most of a cached object's memory.
+fn drop_managed_fields<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+}
+
 fn watch_kind<K>(
     client: &Client,
     kind: Kind,
     wrap: fn(Arc<K>) -> Obj,
+    slim: fn(&mut K),
     changes: &broadcast::Sender<Change>,
     shutdown: &CancellationToken,
     spawn: &mut impl FnMut(JoinHandle<()>),
@@ -193,11 +216,9 @@ where
     spawn(tokio::spawn(async move {
         // The reflector applies each event to the cache before yielding it, so a controller
         // woken by a change always reads a cache that already contains it.
-        // managedFields are dropped from the cache, as client-go's informers in
-        // kube-controller-manager do: no controller reads them, and as parsed JSON trees they
-        // were most of a cached pod's memory.
+        // Objects are cached without what no controller reads (`slim`).
         let stream = watcher(api, watcher::Config::default())
-            .modify(|o: &mut K| o.meta_mut().managed_fields = None)
+            .modify(slim)
             .reflect(writer)
             .default_backoff();
         let mut stream = std::pin::pin!(stream);
