@@ -29,7 +29,6 @@ use crate::error::{Error, Result};
 pub(crate) struct Ctx {
     client: Client,
     config: Config,
-    pods: Store<Pod>,
     nodes: Store<Node>,
     /// Names of the nodes this agent simulates.
     ours: BTreeSet<String>,
@@ -37,6 +36,12 @@ pub(crate) struct Ctx {
     ipam: Mutex<kubelet::IpamState>,
     /// Pods per node and IPs in use, kept per watch event.
     index: Arc<Mutex<pod_index::PodIndex>>,
+    /// Turn `true` once the pod and the node cache hold their first list. Set from the
+    /// watch streams, not kube-runtime's `Store::wait_until_ready`: that wakes only the last
+    /// of several concurrent waiters (one oneshot receiver polled by all), and the controller
+    /// itself waits on the pod cache, so the first reconciles of a burst hung forever.
+    pods_listed: tokio::sync::watch::Receiver<bool>,
+    nodes_listed: tokio::sync::watch::Receiver<bool>,
     /// Pod uid → the resourceVersion our last write replaced. Until the cache shows a newer
     /// version, a reconcile would plan from stale data (and repeat events), so it waits.
     written: Mutex<HashMap<String, (String, Instant)>>,
@@ -53,6 +58,18 @@ impl Ctx {
             written.retain(|_, (_, at)| at.elapsed() < WRITE_VISIBLE_WITHIN);
             written.insert(uid, (rv, Instant::now()));
         }
+    }
+
+    /// Waits until both caches hold their first list.
+    async fn caches_ready(&self) -> Result<()> {
+        for listed in [&self.pods_listed, &self.nodes_listed] {
+            listed
+                .clone()
+                .wait_for(|listed| *listed)
+                .await
+                .map_err(|_| Error::CacheClosed)?;
+        }
+        Ok(())
     }
 
     /// Whether `pod` is older than what we last wrote.
@@ -88,10 +105,16 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
     let (node_reader, node_writer) = reflector::store();
     // Without managedFields, as in kube-controller-manager's informers: nothing here reads
     // them, and they were most of a cached pod's memory.
+    let (nodes_listed, nodes_listed_rx) = tokio::sync::watch::channel(false);
     let node_stream = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .modify(|n| n.metadata.managed_fields = None)
         .reflect(node_writer)
         .default_backoff()
+        .inspect(move |event| {
+            if let Ok(watcher::Event::InitDone) = event {
+                nodes_listed.send_replace(true);
+            }
+        })
         .applied_objects();
     // The pod index is fed from the same watch as the cache, right after the reflector
     // applies each event.
@@ -102,6 +125,7 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
     // kube-runtime skips a pod it cannot find in the cache, so a pod created during the
     // re-list would never be reconciled. Once the new list is in the cache, every pod is.
     let (relisted, relists) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let (pods_listed, pods_listed_rx) = tokio::sync::watch::channel(false);
     let pod_stream = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
         .modify(|p| p.metadata.managed_fields = None)
         .reflect(pod_writer)
@@ -112,6 +136,7 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
                     store_view.state().iter().map(|p| (**p).clone()).collect()
                 });
                 if matches!(event, watcher::Event::InitDone) {
+                    pods_listed.send_replace(true);
                     let _ = relisted.send(());
                 }
             }
@@ -124,11 +149,12 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
         client: client.clone(),
         ours: config.node_names().into_iter().collect(),
         config,
-        pods: pod_reader.clone(),
         nodes: node_reader,
         scheduler: Mutex::new(scheduler::State::default()),
         ipam: Mutex::new(kubelet::IpamState::default()),
         index: index.clone(),
+        pods_listed: pods_listed_rx,
+        nodes_listed: nodes_listed_rx,
         written: Mutex::new(HashMap::new()),
     });
 
@@ -148,7 +174,13 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
         })
         .graceful_shutdown_on(shutdown.clone().cancelled_owned())
         .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
+        .for_each(|result| async move {
+            // Failed reconciles are retried by `error_policy`; this also shows the ones
+            // kube-runtime could not start (e.g. a pod missing from the cache).
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "pod reconcile did not run or failed");
+            }
+        })
         .await;
     shutdown.cancel();
     let _ = heartbeat.await;
@@ -158,14 +190,7 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
 async fn reconcile(pod: Arc<Pod>, ctx: Arc<Ctx>) -> Result<Action> {
     // Decisions (IPs in use, pods per node) need the whole picture: never act on a partial
     // initial list.
-    ctx.pods
-        .wait_until_ready()
-        .await
-        .map_err(|_| Error::CacheClosed)?;
-    ctx.nodes
-        .wait_until_ready()
-        .await
-        .map_err(|_| Error::CacheClosed)?;
+    ctx.caches_ready().await?;
     if ctx.is_stale(&pod) {
         return Ok(Action::requeue(Duration::from_millis(200)));
     }

@@ -183,7 +183,7 @@ pub(super) fn scheduling_fingerprint(node: &Node) -> u64 {
 /// Every tick: recreate deleted nodes, report status when it changed (e.g. the
 /// `svcplane.dev/node-ready` annotation) or the heartbeat is due, renew Leases when due.
 pub(super) async fn heartbeat_loop(ctx: Arc<Ctx>, shutdown: CancellationToken) {
-    if ctx.nodes.wait_until_ready().await.is_err() {
+    if ctx.caches_ready().await.is_err() {
         return;
     }
     let mut reported: HashMap<String, (Instant, NodeStatus)> = HashMap::new();
