@@ -147,7 +147,7 @@ pub async fn start(
         leases.validate().map_err(StartError::Config)?;
     }
     let alloc = ipalloc::Allocator::new(store.clone(), config.service_cidrs.clone());
-    let registry = registry::Registry::new(store, alloc);
+    let registry = Arc::new(registry::Registry::new(store, alloc));
     bootstrap::run(&registry, addr.port()).await?;
 
     let serving_dir = config.data_dir.join("pki");
@@ -174,10 +174,6 @@ pub async fn start(
     let cached_reads = config
         .watch_cache
         .then(|| watch_cache::CachedReads::start(&registry, shutdown.clone()));
-    let registry = Arc::new(match &cached_reads {
-        Some(cached) => registry.with_recent_reads(cached.copy()),
-        None => registry,
-    });
     let app = Arc::new(http::App {
         registry: registry.clone(),
         cached_reads,

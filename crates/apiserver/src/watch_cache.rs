@@ -157,11 +157,6 @@ impl CachedReads {
         }
     }
 
-    /// The copy itself (empty until loaded), for readers that fall back to the store on a miss.
-    pub fn copy(&self) -> Arc<dyn Store> {
-        self.cache.clone()
-    }
-
     /// The cache's registry, once the cache has loaded.
     pub fn registry(&self) -> Option<&crate::registry::Registry> {
         self.cache.loaded().then_some(&self.registry)
@@ -282,52 +277,5 @@ mod tests {
         assert!(cache.create("/registry/x", bytes("x")).await.is_err());
         stop.cancel();
         task.await.unwrap();
-    }
-
-    /// Namespace admission trusts the copy only to say yes: a namespace the copy lacks (made a
-    /// moment ago elsewhere) or sees terminating is read from the store.
-    #[tokio::test]
-    async fn namespace_admission_falls_back_to_the_store() {
-        use crate::registry::{Registry, WriteOptions};
-        let store: Arc<dyn Store> = Arc::new(store::MemoryStore::new());
-        let recent = Arc::new(WatchCache::default());
-        let alloc =
-            crate::ipalloc::Allocator::new(store.clone(), vec!["10.96.0.0/12".parse().unwrap()]);
-        let registry = Registry::new(store.clone(), alloc).with_recent_reads(recent.clone());
-        let namespaces = api::resources::by_kind("v1", "Namespace").unwrap();
-        let configmaps = api::resources::by_kind("v1", "ConfigMap").unwrap();
-        let configmap = |name: &str| serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
-        let opts = WriteOptions::default();
-
-        let refused = registry
-            .create(configmaps, Some("team"), configmap("a"), &opts)
-            .await;
-        assert!(refused.is_err(), "no namespace anywhere");
-        // In the store only, as when another replica created it and this copy lags.
-        registry
-            .create(namespaces, None, serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}), &opts)
-            .await
-            .unwrap();
-        registry
-            .create(configmaps, Some("team"), configmap("b"), &opts)
-            .await
-            .unwrap();
-        // In the copy only: trusted, and no store read is needed.
-        recent.apply(store::WatchEvent {
-            kind: EventKind::Created,
-            kv: KeyValue {
-                key: "/registry/namespaces/cached".into(),
-                value: bytes(
-                    r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"cached"}}"#,
-                ),
-                create_revision: 1,
-                mod_revision: 1,
-            },
-            prev: None,
-        });
-        registry
-            .create(configmaps, Some("cached"), configmap("c"), &opts)
-            .await
-            .unwrap();
     }
 }
