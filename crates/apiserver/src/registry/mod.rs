@@ -19,6 +19,7 @@ use crate::services;
 
 mod admission;
 mod deletion;
+mod joined_reads;
 mod paging;
 mod scale;
 
@@ -157,11 +158,16 @@ const MAX_CONFLICT_RETRIES: usize = 16;
 pub struct Registry {
     pub store: Arc<dyn Store>,
     pub alloc: Allocator,
+    namespace_reads: Arc<joined_reads::JoinedReads>,
 }
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>, alloc: Allocator) -> Self {
-        Registry { store, alloc }
+        Registry {
+            store,
+            alloc,
+            namespace_reads: Arc::default(),
+        }
     }
 
     pub async fn get(
@@ -697,14 +703,15 @@ impl Registry {
 
     /// Refuse new objects in a namespace that does not exist or is terminating.
     ///
-    /// On etcd this is a quorum read before every create. Answering it from the watch cache
-    /// (as kube-apiserver's admission reads its informer) made creates ~30% faster, but when
-    /// the etcd leader died, creates sent in the leaderless moment hung for etcd's 7 s request
-    /// timeout (a dropped proposal), and `tests/faults.rs` saw no write resume; the read
-    /// fails fast instead, so clients retry onto the new leader within the test's 2 s.
+    /// On etcd this is a quorum read, joined by concurrent creates (`joined_reads`). Answering
+    /// it from the watch cache (as kube-apiserver's admission reads its informer) was tried:
+    /// when the etcd leader died, creates sent in the leaderless moment hung for etcd's 7 s
+    /// request timeout (a dropped proposal), and `tests/faults.rs` saw no write resume; the
+    /// read fails fast instead, so clients retry onto the new leader within the test's 2 s.
     async fn check_namespace_open(&self, ns: &str) -> Result<()> {
         let ns_rt = api::resources::by_kind("v1", "Namespace").expect("namespaces are served");
-        match self.store.get(&object::key(ns_rt, None, ns)).await? {
+        let key = object::key(ns_rt, None, ns);
+        match self.namespace_reads.get(&self.store, &key).await? {
             None => Err(ApiError::not_found(ns_rt, ns)),
             Some(kv) => {
                 if object::stored_is_deleting(&kv)? {
