@@ -652,30 +652,16 @@ fn cpu_of_rounds(loads: &[&LoadResult]) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::cpu::CpuUse;
-    use crate::stats::Percentiles;
 
     fn load(label: &str, target: &str, rate: f64) -> Record {
         Record::Load(LoadResult {
-            label: label.into(),
-            target: target.into(),
-            transport: "t".into(),
-            clients: 64,
-            seconds: 10.0,
-            ops: (rate * 10.0) as u64,
-            errors: 0,
-            first_error: None,
-            rate,
-            latency: Percentiles {
-                p50_ms: 5.0,
-                p99_ms: 9.0,
-                max_ms: 12.0,
-            },
             cpu: CpuUse {
                 server_s: Some(10.0),
                 server_threads: Vec::new(),
                 client_s: 2.0,
                 other_s: 0.5,
             },
+            ..crate::results::load_fixture(label, target, rate)
         })
     }
 

@@ -439,23 +439,7 @@ mod tests {
     use crate::stats::Percentiles;
 
     fn load(label: &str, target: &str, rate: f64) -> Record {
-        Record::Load(LoadResult {
-            label: label.into(),
-            target: target.into(),
-            transport: "t".into(),
-            clients: 64,
-            seconds: 10.0,
-            ops: (rate * 10.0) as u64,
-            errors: 0,
-            first_error: None,
-            rate,
-            latency: Percentiles {
-                p50_ms: 5.0,
-                p99_ms: 9.0,
-                max_ms: 12.0,
-            },
-            cpu: CpuUse::default(),
-        })
+        Record::Load(crate::results::load_fixture(label, target, rate))
     }
 
     fn watch(label: &str, elsewhere: bool, p99_ms: f64) -> Record {

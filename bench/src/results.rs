@@ -161,3 +161,26 @@ pub fn read_all(path: &Path) -> Result<Vec<Record>> {
         })
         .collect()
 }
+
+/// A load result for the report tests: `rate` ops/s over 10 s from 64 clients, p50/p99/max
+/// 5/9/12 ms, no errors, no CPU figures.
+#[cfg(test)]
+pub(crate) fn load_fixture(label: &str, target: &str, rate: f64) -> LoadResult {
+    LoadResult {
+        label: label.into(),
+        target: target.into(),
+        transport: "t".into(),
+        clients: 64,
+        seconds: 10.0,
+        ops: (rate * 10.0) as u64,
+        errors: 0,
+        first_error: None,
+        rate,
+        latency: Percentiles {
+            p50_ms: 5.0,
+            p99_ms: 9.0,
+            max_ms: 12.0,
+        },
+        cpu: CpuUse::default(),
+    }
+}
