@@ -403,25 +403,11 @@ fn watch_table(doc: &mut String, watches: &[&WatchResult]) {
     for w in watches {
         let _ = writeln!(
             doc,
-            "| {}{} | {} | {} | {} | {} | {} of {} | {} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {} | {:.1} / {:.1} | {:.1} | {} | {} | {} |",
+            "| {}{} | {} | {} | {:.1} | {} | {} | {} |",
             w.label,
             mark(w.cpu.other_s, w.cpu_seconds),
             w.transport,
-            w.watchers,
-            w.events,
-            w.rate,
-            w.deliveries,
-            w.expected,
-            w.broken_watches,
-            w.from_write.p50_ms,
-            w.from_write.p99_ms,
-            w.from_write.max_ms,
-            w.from_ack.p50_ms,
-            w.from_ack.p99_ms,
-            w.from_ack.max_ms,
-            w.before_ack,
-            w.write_latency.p50_ms,
-            w.write_latency.p99_ms,
+            watch_cells(w, 1),
             w.setup_s,
             cores(w.cpu.server_s, w.cpu_seconds),
             cores(Some(w.cpu.client_s), w.cpu_seconds),
@@ -429,6 +415,35 @@ fn watch_table(doc: &mut String, watches: &[&WatchResult]) {
         );
     }
     doc.push('\n');
+}
+
+/// The cells every watch table shares, from *watchers* to *write p50 / p99 ms*, with
+/// `decimals` digits for the delays.
+pub(crate) fn watch_cells(w: &WatchResult, decimals: usize) -> String {
+    let triple = |p: &crate::stats::Percentiles| {
+        format!(
+            "{:.d$} / {:.d$} / {:.d$}",
+            p.p50_ms,
+            p.p99_ms,
+            p.max_ms,
+            d = decimals
+        )
+    };
+    format!(
+        "{} | {} | {} | {} of {} | {} | {} | {} | {} | {:.d$} / {:.d$}",
+        w.watchers,
+        w.events,
+        w.rate,
+        w.deliveries,
+        w.expected,
+        w.broken_watches,
+        triple(&w.from_write),
+        triple(&w.from_ack),
+        w.before_ack,
+        w.write_latency.p50_ms,
+        w.write_latency.p99_ms,
+        d = decimals
+    )
 }
 
 fn rss_table(doc: &mut String, rss: &[&RssResult]) {

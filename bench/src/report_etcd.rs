@@ -306,28 +306,14 @@ fn watch_table(doc: &mut String, watches: &[&WatchResult]) {
     for w in watches {
         let _ = writeln!(
             doc,
-            "| {} | {} | {} | {} | {} | {} of {} | {} | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | {} | {:.2} / {:.2} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             w.label,
             if w.writes_elsewhere {
                 "the other replica"
             } else {
                 "the watched replica"
             },
-            w.watchers,
-            w.events,
-            w.rate,
-            w.deliveries,
-            w.expected,
-            w.broken_watches,
-            w.from_write.p50_ms,
-            w.from_write.p99_ms,
-            w.from_write.max_ms,
-            w.from_ack.p50_ms,
-            w.from_ack.p99_ms,
-            w.from_ack.max_ms,
-            w.before_ack,
-            w.write_latency.p50_ms,
-            w.write_latency.p99_ms,
+            crate::report::watch_cells(w, 2),
             cores(w.cpu.server_s, w.cpu_seconds),
             cores(Some(w.cpu.client_s), w.cpu_seconds),
             cores(Some(w.cpu.other_s), w.cpu_seconds),
