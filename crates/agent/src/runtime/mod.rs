@@ -103,9 +103,9 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
     nodes::register(&client, &config).await?;
 
     let (node_reader, node_writer) = reflector::store();
+    let (nodes_listed, nodes_listed_rx) = tokio::sync::watch::channel(false);
     // Without managedFields, as in kube-controller-manager's informers: nothing here reads
     // them, and they were most of a cached pod's memory.
-    let (nodes_listed, nodes_listed_rx) = tokio::sync::watch::channel(false);
     let node_stream = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .modify(|n| n.metadata.managed_fields = None)
         .reflect(node_writer)
