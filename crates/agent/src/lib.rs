@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod ipam;
 pub mod node_plan;
+mod pod_cache;
 pub mod pod_plan;
 mod runtime;
 pub mod schedule;

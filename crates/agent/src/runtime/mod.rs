@@ -72,6 +72,21 @@ impl Ctx {
         Ok(())
     }
 
+    /// The whole pod behind a cached (slim) one, read from the API without its managedFields;
+    /// `None` when it is gone or a new pod of the same name has replaced it.
+    async fn fetch_whole(&self, pod: &Pod) -> Result<Option<Pod>> {
+        let api: Api<Pod> =
+            Api::namespaced(self.client.clone(), &pod.namespace().unwrap_or_default());
+        Ok(api
+            .get_opt(&pod.name_any())
+            .await?
+            .filter(|whole| whole.uid() == pod.uid())
+            .map(|mut whole| {
+                whole.metadata.managed_fields = None;
+                whole
+            }))
+    }
+
     /// Whether `pod` is older than what we last wrote.
     fn is_stale(&self, pod: &Pod) -> bool {
         let (Some(uid), Some(rv)) = (pod.uid(), pod.resource_version()) else {
@@ -126,8 +141,9 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
     // re-list would never be reconciled. Once the new list is in the cache, every pod is.
     let (relisted, relists) = tokio::sync::mpsc::unbounded_channel::<()>();
     let (pods_listed, pods_listed_rx) = tokio::sync::watch::channel(false);
+    // Slim pods (see `pod_cache`): the kubelet path reads the one pod it works on from the API.
     let pod_stream = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .modify(|p| p.metadata.managed_fields = None)
+        .modify(crate::pod_cache::slim)
         .reflect(pod_writer)
         .default_backoff()
         .inspect(move |event| {
@@ -202,7 +218,10 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Ctx>) -> Result<Action> {
     if node.is_empty() {
         scheduler::schedule(&pod, &ctx).await
     } else if ctx.ours.contains(&node) {
-        kubelet::sync(&pod, &node, &ctx).await
+        match ctx.fetch_whole(&pod).await? {
+            Some(whole) => kubelet::sync(&whole, &node, &ctx).await,
+            None => Ok(Action::await_change()),
+        }
     } else {
         Ok(Action::await_change())
     }

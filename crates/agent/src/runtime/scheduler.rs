@@ -204,6 +204,10 @@ async fn bind(pod: &Pod, node: &str, ctx: &Ctx) -> Result<(), kube::Error> {
 /// PodScheduled=False with `reason`/`message`, and a FailedScheduling event when the message is
 /// new for this pod.
 async fn unschedulable(pod: &Pod, uid: &str, reason: &str, message: &str, ctx: &Ctx) -> Result<()> {
+    // The cached pod is slim; the status written back must be the whole one.
+    let Some(pod) = &ctx.fetch_whole(pod).await? else {
+        return Ok(());
+    };
     let mut status = pod.status.clone().unwrap_or_default();
     let conditions = status.conditions.get_or_insert_with(Vec::new);
     set_condition(
