@@ -91,14 +91,21 @@ fn key(kind: GcKind, meta: &ObjectMeta) -> GcKey {
     )
 }
 
-fn metas_of<K: Resource<DynamicType = ()> + Clone>(store: &Store<K>) -> Vec<ObjectMeta> {
-    store.state().iter().map(|o| o.meta().clone()).collect()
-}
-
-fn metas_in<K: Resource<DynamicType = ()> + Clone>(cache: &Cache<K>, ns: &str) -> Vec<ObjectMeta> {
-    cache
-        .in_namespace(ns)
+/// The metadata of the cached objects (of namespace `ns`, or all) that pass `keep`. Only those
+/// are copied: a delete scans every object of its namespace for dependents, and at 100k pods
+/// copying all their metadata per scan was a large part of the controllers' peak memory.
+fn metas_where<K: Resource<DynamicType = ()> + Clone + 'static>(
+    cache: &Cache<K>,
+    ns: Option<&str>,
+    keep: &dyn Fn(&ObjectMeta) -> bool,
+) -> Vec<ObjectMeta> {
+    let objects = match ns {
+        Some(ns) => cache.in_namespace(ns),
+        None => cache.state(),
+    };
+    objects
         .iter()
+        .filter(|o| keep(o.meta()))
         .map(|o| o.meta().clone())
         .collect()
 }
@@ -123,30 +130,22 @@ impl GarbageCollector {
         GarbageCollector { client, inf }
     }
 
-    fn metas(&self, kind: GcKind) -> Vec<ObjectMeta> {
+    /// The cached objects of one kind (in namespace `ns`, or all) that pass `keep`.
+    fn metas_where(
+        &self,
+        kind: GcKind,
+        ns: Option<&str>,
+        keep: &dyn Fn(&ObjectMeta) -> bool,
+    ) -> Vec<ObjectMeta> {
         let i = &self.inf;
         match kind {
-            GcKind::Pod => metas_of(&i.pods),
-            GcKind::Service => metas_of(&i.services),
-            GcKind::Endpoints => metas_of(&i.endpoints),
-            GcKind::EndpointSlice => metas_of(&i.slices),
-            GcKind::ReplicaSet => metas_of(&i.replicasets),
-            GcKind::Deployment => metas_of(&i.deployments),
-            GcKind::StatefulSet => metas_of(&i.statefulsets),
-        }
-    }
-
-    /// The cached objects of one kind in namespace `ns`.
-    fn metas_in(&self, kind: GcKind, ns: &str) -> Vec<ObjectMeta> {
-        let i = &self.inf;
-        match kind {
-            GcKind::Pod => metas_in(&i.pods, ns),
-            GcKind::Service => metas_in(&i.services, ns),
-            GcKind::Endpoints => metas_in(&i.endpoints, ns),
-            GcKind::EndpointSlice => metas_in(&i.slices, ns),
-            GcKind::ReplicaSet => metas_in(&i.replicasets, ns),
-            GcKind::Deployment => metas_in(&i.deployments, ns),
-            GcKind::StatefulSet => metas_in(&i.statefulsets, ns),
+            GcKind::Pod => metas_where(&i.pods, ns, keep),
+            GcKind::Service => metas_where(&i.services, ns, keep),
+            GcKind::Endpoints => metas_where(&i.endpoints, ns, keep),
+            GcKind::EndpointSlice => metas_where(&i.slices, ns, keep),
+            GcKind::ReplicaSet => metas_where(&i.replicasets, ns, keep),
+            GcKind::Deployment => metas_where(&i.deployments, ns, keep),
+            GcKind::StatefulSet => metas_where(&i.statefulsets, ns, keep),
         }
     }
 
@@ -165,9 +164,13 @@ impl GarbageCollector {
 
     /// Every cached object that references `uid`, with its kind.
     fn dependents_of(&self, ns: &str, uid: &str) -> Vec<(GcKind, ObjectMeta)> {
+        let owned = |m: &ObjectMeta| m.owner_references.iter().flatten().any(|r| r.uid == uid);
         ALL.into_iter()
-            .flat_map(|k| self.metas_in(k, ns).into_iter().map(move |m| (k, m)))
-            .filter(|(_, m)| m.owner_references.iter().flatten().any(|r| r.uid == uid))
+            .flat_map(|k| {
+                self.metas_where(k, Some(ns), &owned)
+                    .into_iter()
+                    .map(move |m| (k, m))
+            })
             .collect()
     }
 
@@ -359,12 +362,12 @@ impl Reconciler for GarbageCollector {
     fn all_keys(&self) -> Vec<GcKey> {
         ALL.into_iter()
             .flat_map(|k| {
-                self.metas(k)
+                let pending = |m: &ObjectMeta| {
+                    m.owner_references.as_ref().is_some_and(|r| !r.is_empty())
+                        || m.deletion_timestamp.is_some()
+                };
+                self.metas_where(k, None, &pending)
                     .into_iter()
-                    .filter(|m| {
-                        m.owner_references.as_ref().is_some_and(|r| !r.is_empty())
-                            || m.deletion_timestamp.is_some()
-                    })
                     .map(move |m| key(k, &m))
             })
             .collect()
