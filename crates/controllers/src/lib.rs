@@ -7,6 +7,7 @@
 //! latest cached state, a stale cache means requeue (never a duplicate create), and a re-listed
 //! watch (`410 Gone`) re-checks every key. This crate never touches the store directly.
 
+pub mod cached_pod;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;

@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::cached_pod::CachedPod;
 use crate::podutil;
 
 /// Label on EndpointSlices naming their Service.
@@ -55,7 +56,7 @@ pub fn address_type_of(ip: &str) -> &'static str {
 }
 
 /// The pod's IP of the given address type.
-pub fn pod_ip_of_type(pod: &Pod, address_type: &str) -> Option<String> {
+pub fn pod_ip_of_type(pod: &CachedPod, address_type: &str) -> Option<String> {
     podutil::pod_ips(pod)
         .into_iter()
         .find(|ip| address_type_of(ip) == address_type)
@@ -73,7 +74,7 @@ pub struct ResolvedPort {
 /// Resolve each Service port's targetPort for `pod`: a number as is, a name through the pod's
 /// container ports. A name the pod does not define leaves that port out for this pod, as the
 /// EndpointSlice controller does.
-pub fn resolve_ports(svc: &Service, pod: &Pod) -> Vec<ResolvedPort> {
+pub fn resolve_ports(svc: &Service, pod: &CachedPod) -> Vec<ResolvedPort> {
     let ports = svc.spec.as_ref().and_then(|s| s.ports.as_ref());
     let mut out = Vec::new();
     for sp in ports.into_iter().flatten() {
@@ -99,7 +100,7 @@ pub fn resolve_ports(svc: &Service, pod: &Pod) -> Vec<ResolvedPort> {
     out
 }
 
-fn find_container_port(pod: &Pod, name: &str, protocol: &str) -> Option<i32> {
+fn find_container_port(pod: &CachedPod, name: &str, protocol: &str) -> Option<i32> {
     let containers = pod.spec.as_ref().map(|s| &s.containers)?;
     containers
         .iter()
@@ -112,14 +113,17 @@ fn find_container_port(pod: &Pod, name: &str, protocol: &str) -> Option<i32> {
 
 /// The DNS hostname a pod gets under this Service: only when the pod sets `hostname` and its
 /// `subdomain` is the Service's name (StatefulSet pods under their governing Service).
-pub fn pod_hostname(svc: &Service, pod: &Pod) -> Option<String> {
+pub fn pod_hostname(svc: &Service, pod: &CachedPod) -> Option<String> {
     let spec = pod.spec.as_ref()?;
     let hostname = spec.hostname.as_ref().filter(|h| !h.is_empty())?;
     (spec.subdomain.as_deref() == svc.metadata.name.as_deref()).then(|| hostname.clone())
 }
 
 /// Pods in the Service's namespace that its selector matches.
-pub fn selected_pods<'a>(svc: &Service, pods: impl IntoIterator<Item = &'a Pod>) -> Vec<&'a Pod> {
+pub fn selected_pods<'a>(
+    svc: &Service,
+    pods: impl IntoIterator<Item = &'a CachedPod>,
+) -> Vec<&'a CachedPod> {
     let Some(sel) = selector(svc) else {
         return Vec::new();
     };

@@ -1,14 +1,16 @@
 //! Object builders for the table-driven plan tests.
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
+
+use crate::cached_pod::CachedPod;
 use serde_json::{Value, json};
 
-pub fn from(v: Value) -> Pod {
+pub fn from(v: Value) -> CachedPod {
     serde_json::from_value(v).expect("valid pod json")
 }
 
 /// A pod in `default` with labels `run=web`, an IP, Ready or not, owned by `owner_uid` if set.
-pub fn pod(name: &str, ip: Option<&str>, ready: bool) -> Pod {
+pub fn pod(name: &str, ip: Option<&str>, ready: bool) -> CachedPod {
     let mut status = json!({
         "phase": "Running",
         "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" },
@@ -28,7 +30,7 @@ pub fn pod(name: &str, ip: Option<&str>, ready: bool) -> Pod {
 }
 
 /// Change a pod through its JSON form.
-pub fn with(p: Pod, f: impl FnOnce(&mut Value)) -> Pod {
+pub fn with(p: CachedPod, f: impl FnOnce(&mut Value)) -> CachedPod {
     let mut v = serde_json::to_value(p).expect("pod to json");
     f(&mut v);
     from(v)

@@ -9,10 +9,11 @@ mod tests;
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Endpoints, Pod};
+use k8s_openapi::api::core::v1::Endpoints;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client};
 
+use crate::cached_pod::CachedPod;
 use crate::endpointslice::ServiceKey;
 use crate::runtime::{Action, Change, Informers, Kind, Obj, Reconciler};
 use crate::{Config, Result, podutil, service};
@@ -100,8 +101,8 @@ impl Reconciler for EndpointsController {
             // Selectorless: the Endpoints are the user's.
             return Ok(Action::Done);
         }
-        let pods: Vec<Arc<Pod>> = self.inf.pods.in_namespace(&key.0);
-        let pods: Vec<&Pod> = pods.iter().map(|p| p.as_ref()).collect();
+        let pods: Vec<Arc<CachedPod>> = self.inf.pods.in_namespace(&key.0);
+        let pods: Vec<&CachedPod> = pods.iter().map(|p| p.as_ref()).collect();
         match plan::plan(&svc, &pods, current.as_deref(), self.max_addresses) {
             plan::Write::None => {}
             plan::Write::Create(e) => {

@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service,
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Service,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use crate::cached_pod::CachedPod;
 use crate::podutil;
 use crate::service::{self, HEADLESS_LABEL, ResolvedPort};
 
@@ -14,7 +15,7 @@ use crate::service::{self, HEADLESS_LABEL, ResolvedPort};
 pub const OVER_CAPACITY_ANNOTATION: &str = "endpoints.kubernetes.io/over-capacity";
 
 /// The Endpoints object the Service should have (name, labels, annotations, subsets).
-pub fn desired(svc: &Service, pods: &[&Pod], max_addresses: usize) -> Endpoints {
+pub fn desired(svc: &Service, pods: &[&CachedPod], max_addresses: usize) -> Endpoints {
     let publish_not_ready = service::publish_not_ready(svc);
     // Only the primary IP family, as the legacy controller.
     let address_type = service::address_types(svc)[0];
@@ -148,7 +149,7 @@ pub enum Write {
 /// Compare the desired object with the current one; unchanged means no write.
 pub fn plan(
     svc: &Service,
-    pods: &[&Pod],
+    pods: &[&CachedPod],
     current: Option<&Endpoints>,
     max_addresses: usize,
 ) -> Write {

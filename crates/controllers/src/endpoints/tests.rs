@@ -1,6 +1,6 @@
 //! Table-driven tests of the Endpoints plan.
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::cached_pod::CachedPod;
 use serde_json::json;
 
 use super::plan::{OVER_CAPACITY_ANNOTATION, Write, desired, plan};
@@ -18,7 +18,7 @@ fn addresses_and_not_ready_addresses() {
     // (case, pods, publishNotReadyAddresses, ready IPs, not-ready IPs)
     type Row = (
         &'static str,
-        Vec<Pod>,
+        Vec<CachedPod>,
         bool,
         Vec<&'static str>,
         Vec<&'static str>,
@@ -53,7 +53,7 @@ fn addresses_and_not_ready_addresses() {
     ];
     for (name, pods, pnr, ready, not_ready) in cases {
         let svc = service(json!({"spec": {"publishNotReadyAddresses": pnr}}));
-        let refs: Vec<&Pod> = pods.iter().collect();
+        let refs: Vec<&CachedPod> = pods.iter().collect();
         let e = desired(&svc, &refs, 1000);
         let subsets = e.subsets.clone().unwrap_or_default();
         let got_ready: Vec<String> = subsets.iter().flat_map(|s| ips(&s.addresses)).collect();
@@ -83,10 +83,10 @@ fn addresses_and_not_ready_addresses() {
 #[test]
 fn labels_truncation_and_no_op() {
     let headless = service(json!({"spec": {"clusterIP": "None"}}));
-    let pods: Vec<Pod> = (1..=5)
+    let pods: Vec<CachedPod> = (1..=5)
         .map(|i| pod(&format!("p{i}"), Some(&format!("10.0.0.{i}")), i % 2 == 0))
         .collect();
-    let refs: Vec<&Pod> = pods.iter().collect();
+    let refs: Vec<&CachedPod> = pods.iter().collect();
     let e = desired(&headless, &refs, 3);
     assert_eq!(
         e.metadata.labels.clone().unwrap()["service.kubernetes.io/headless"],

@@ -15,12 +15,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{DeleteParams, PostParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client};
 
+use crate::cached_pod::CachedPod;
 use crate::runtime::{Action, Change, Expectations, Informers, Kind, Obj, Reconciler};
 use crate::service::{MANAGED_BY_LABEL, SERVICE_NAME_LABEL};
 use crate::{Config, Result, podutil, service};
@@ -116,7 +117,7 @@ impl SliceController {
 
     /// Services in the pod's namespace that select it, plus those whose slices list it (its
     /// labels may have changed so that they no longer select it).
-    fn services_for_pod(&self, pod: &Pod) -> Vec<ServiceKey> {
+    fn services_for_pod(&self, pod: &CachedPod) -> Vec<ServiceKey> {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.as_deref();
         let mut keys: Vec<ServiceKey> = self
@@ -222,7 +223,7 @@ impl Reconciler for SliceController {
                 ..SlicePlan::default()
             }
         } else {
-            let pods: Vec<Arc<Pod>> = self
+            let pods: Vec<Arc<CachedPod>> = self
                 .inf
                 .pods
                 .in_namespace(svc.metadata.namespace.as_deref().unwrap_or_default());

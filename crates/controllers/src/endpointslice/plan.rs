@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
+use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 
 use super::slices::{self, Group, SliceMeta, SlicePlan};
+use crate::cached_pod::CachedPod;
 use crate::podutil;
 use crate::service::{self, HEADLESS_LABEL, MANAGED_BY_LABEL, ResolvedPort, SERVICE_NAME_LABEL};
 
@@ -18,7 +19,7 @@ pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 pub struct Snapshot<'a> {
     pub service: &'a Service,
     /// Pods of the Service's namespace (the plan applies the selector).
-    pub pods: Vec<&'a Pod>,
+    pub pods: Vec<&'a CachedPod>,
     /// Existing nodes and their zone label.
     pub nodes: &'a BTreeMap<String, Option<String>>,
     /// Slices this controller manages for this Service (owned by it).
@@ -96,7 +97,7 @@ pub fn desired_groups(snap: &Snapshot) -> Vec<Group> {
 
 fn pod_endpoint(
     svc: &Service,
-    pod: &Pod,
+    pod: &CachedPod,
     ip: String,
     node: Option<&str>,
     zone: Option<String>,

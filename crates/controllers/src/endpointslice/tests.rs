@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Service};
+
+use crate::cached_pod::CachedPod;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde_json::json;
 
@@ -13,7 +15,7 @@ use crate::testutil::{pod, service, with};
 
 fn run(
     svc: &Service,
-    pods: &[Pod],
+    pods: &[CachedPod],
     nodes: &BTreeMap<String, Option<String>>,
     existing: &[EndpointSlice],
     max: usize,
@@ -89,7 +91,7 @@ fn endpoints_from_pods() {
     });
     type Row = (
         &'static str,
-        Vec<Pod>,
+        Vec<CachedPod>,
         Service,
         Vec<(&'static str, bool, bool, bool, Option<&'static str>)>,
     );
@@ -237,7 +239,7 @@ fn slice_shape_labels_owner_ports_and_zone() {
 fn churn_is_minimal() {
     let nodes = BTreeMap::new();
     let svc = service(json!({}));
-    let pods: Vec<Pod> = (1..=5)
+    let pods: Vec<CachedPod> = (1..=5)
         .map(|i| pod(&format!("p{i}"), Some(&format!("10.0.0.{i}")), true))
         .collect();
 

@@ -16,6 +16,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 
+use crate::cached_pod::CachedPod;
 use crate::events::Recorder;
 use crate::runtime::{Action, Change, Expectations, Informers, Kind, Obj, Reconciler};
 use crate::{Result, podutil};
@@ -92,13 +93,13 @@ impl Reconciler for ReplicaSetController {
             return Ok(Action::Done);
         };
         let uid = rs.metadata.uid.clone().unwrap_or_default();
-        let mut pods: Vec<Arc<Pod>> = self.inf.pods.in_namespace(&key.0);
+        let mut pods: Vec<Arc<CachedPod>> = self.inf.pods.in_namespace(&key.0);
         pods.retain(|p| podutil::is_controlled_by(&p.metadata, &uid));
         let synced = self.exp.satisfied(key, |name| {
             pods.iter()
                 .any(|p| p.metadata.name.as_deref() == Some(name) && podutil::is_active(p))
         });
-        let pod_refs: Vec<&Pod> = pods.iter().map(|p| p.as_ref()).collect();
+        let pod_refs: Vec<&CachedPod> = pods.iter().map(|p| p.as_ref()).collect();
         let plan = plan::plan(&rs, &pod_refs, Timestamp::now());
 
         let pods_api: Api<Pod> = Api::namespaced(self.client.clone(), &key.0);

@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
+use crate::cached_pod::CachedPod;
 use crate::podutil;
 
 /// Most pods created or deleted in one pass (kube-controller-manager's burst replicas).
@@ -39,8 +40,8 @@ fn min_ready_seconds(rs: &ReplicaSet) -> i32 {
 }
 
 /// `pods`: the pods this ReplicaSet controls (by controller ownerReference).
-pub fn plan(rs: &ReplicaSet, pods: &[&Pod], now: Timestamp) -> Plan {
-    let active: Vec<&Pod> = pods
+pub fn plan(rs: &ReplicaSet, pods: &[&CachedPod], now: Timestamp) -> Plan {
+    let active: Vec<&CachedPod> = pods
         .iter()
         .copied()
         .filter(|p| podutil::is_active(p))
@@ -76,7 +77,7 @@ pub fn plan(rs: &ReplicaSet, pods: &[&Pod], now: Timestamp) -> Plan {
 
 /// Sort key: pods that cost least to lose come first (upstream `ActivePods` ordering):
 /// unscheduled, then Pending/Unknown before Running, not ready before ready, newest first.
-fn deletion_rank(p: &Pod) -> (bool, u8, bool, Reverse<Option<Timestamp>>, Option<String>) {
+fn deletion_rank(p: &CachedPod) -> (bool, u8, bool, Reverse<Option<Timestamp>>, Option<String>) {
     let phase = match podutil::phase(p) {
         "Pending" | "" => 0,
         "Unknown" => 1,
@@ -92,7 +93,7 @@ fn deletion_rank(p: &Pod) -> (bool, u8, bool, Reverse<Option<Timestamp>>, Option
 }
 
 /// Status from the active pods, with every count explicit (0 must overwrite an old value).
-pub fn status(rs: &ReplicaSet, active: &[&Pod], now: Timestamp) -> ReplicaSetStatus {
+pub fn status(rs: &ReplicaSet, active: &[&CachedPod], now: Timestamp) -> ReplicaSetStatus {
     let template_labels = rs
         .spec
         .as_ref()
@@ -101,7 +102,7 @@ pub fn status(rs: &ReplicaSet, active: &[&Pod], now: Timestamp) -> ReplicaSetSta
         .and_then(|m| m.labels.clone())
         .unwrap_or_default();
     let min_ready = min_ready_seconds(rs);
-    let count = |f: &dyn Fn(&Pod) -> bool| active.iter().filter(|p| f(p)).count() as i32;
+    let count = |f: &dyn Fn(&CachedPod) -> bool| active.iter().filter(|p| f(p)).count() as i32;
     ReplicaSetStatus {
         replicas: active.len() as i32,
         fully_labeled_replicas: Some(count(&|p| {

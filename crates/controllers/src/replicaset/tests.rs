@@ -1,7 +1,7 @@
 //! Table-driven tests of the ReplicaSet plan.
 
+use crate::cached_pod::CachedPod;
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 
@@ -19,7 +19,7 @@ fn rs(replicas: i32, min_ready: i32) -> ReplicaSet {
     .unwrap()
 }
 
-fn created(name: &str, at: &str) -> Pod {
+fn created(name: &str, at: &str) -> CachedPod {
     let at = at.to_string();
     with(pod(name, Some("10.0.0.1"), true), move |v| {
         v["metadata"]["creationTimestamp"] = json!(at);
@@ -41,7 +41,7 @@ fn replicas_to_creates_and_deletes() {
         v["status"]["phase"] = json!("Failed")
     });
     // (case, replicas, pods, creates, deletes in order)
-    type Row = (&'static str, i32, Vec<Pod>, usize, Vec<&'static str>);
+    type Row = (&'static str, i32, Vec<CachedPod>, usize, Vec<&'static str>);
     let cases: Vec<Row> = vec![
         ("from nothing", 3, vec![], 3, vec![]),
         ("enough", 2, vec![old.clone(), new.clone()], 0, vec![]),
@@ -70,7 +70,7 @@ fn replicas_to_creates_and_deletes() {
         ("to zero", 0, vec![old, new], 0, vec!["new", "old"]),
     ];
     for (name, replicas, pods, creates, deletes) in cases {
-        let refs: Vec<&Pod> = pods.iter().collect();
+        let refs: Vec<&CachedPod> = pods.iter().collect();
         let p = plan(&rs(replicas, 0), &refs, Timestamp::now());
         assert_eq!(p.create, creates, "{name}");
         assert_eq!(p.delete, deletes, "{name}");
@@ -88,7 +88,7 @@ fn status_counts() {
         v["metadata"]["labels"] = json!({"run": "web"})
     });
     let pods = [ready_long_ago, ready_just_now, unlabeled];
-    let refs: Vec<&Pod> = pods.iter().collect();
+    let refs: Vec<&CachedPod> = pods.iter().collect();
     // (minReadySeconds, available, recheck)
     for (min_ready, available, recheck) in [(0, 2, None), (5, 1, Some(3))] {
         let p = plan(&rs(3, min_ready), &refs, now);

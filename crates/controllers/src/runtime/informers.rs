@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::cache::Cache;
+use crate::cached_pod::CachedPod;
 
 /// The kinds the controllers cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,7 +38,7 @@ pub enum Kind {
 /// A changed object, as the cache now holds it (or held it last, for deletions).
 #[derive(Debug, Clone)]
 pub enum Obj {
-    Pod(Arc<Pod>),
+    Pod(Arc<CachedPod>),
     Service(Arc<Service>),
     Endpoints(Arc<Endpoints>),
     EndpointSlice(Arc<EndpointSlice>),
@@ -59,7 +60,7 @@ pub enum Change {
 /// The shared caches. Cheap to clone (every store is an `Arc` inside).
 #[derive(Clone)]
 pub struct Informers {
-    pub pods: Cache<Pod>,
+    pub pods: Cache<CachedPod>,
     pub services: Cache<Service>,
     pub endpoints: Cache<Endpoints>,
     pub slices: Cache<EndpointSlice>,
@@ -84,7 +85,7 @@ impl Informers {
             client,
             Kind::Pod,
             Obj::Pod,
-            crate::podutil::slim,
+            CachedPod::slim,
             &changes,
             shutdown,
             &mut spawn,

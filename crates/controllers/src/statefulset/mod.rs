@@ -16,6 +16,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client};
 
+use crate::cached_pod::CachedPod;
 use crate::events::Recorder;
 use crate::replicaset::{owner_key, patch_status};
 use crate::runtime::{Action, Change, Informers, Kind, Obj, Reconciler};
@@ -65,9 +66,9 @@ impl Reconciler for StatefulSetController {
             return Ok(Action::Done);
         };
         let uid = ss.metadata.uid.clone().unwrap_or_default();
-        let mut pods: Vec<Arc<Pod>> = self.inf.pods.in_namespace(&key.0);
+        let mut pods: Vec<Arc<CachedPod>> = self.inf.pods.in_namespace(&key.0);
         pods.retain(|p| podutil::is_controlled_by(&p.metadata, &uid));
-        let refs: Vec<&Pod> = pods.iter().map(|p| p.as_ref()).collect();
+        let refs: Vec<&CachedPod> = pods.iter().map(|p| p.as_ref()).collect();
         let plan = plan::plan(&ss, &refs, Timestamp::now());
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.0);
         for pod in &plan.create {

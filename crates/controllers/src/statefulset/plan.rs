@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
+use crate::cached_pod::CachedPod;
 use crate::deployment::hash::compute_hash;
 use crate::podutil;
 
@@ -68,22 +69,22 @@ pub fn ordinal(set: &str, pod: &str) -> Option<i32> {
     pod.strip_prefix(set)?.strip_prefix('-')?.parse().ok()
 }
 
-fn revision_of(p: &Pod) -> Option<&str> {
+fn revision_of(p: &CachedPod) -> Option<&str> {
     podutil::labels(&p.metadata)
         .get(REVISION_LABEL)
         .map(String::as_str)
 }
 
-fn healthy(p: &Pod) -> bool {
+fn healthy(p: &CachedPod) -> bool {
     podutil::phase(p) == "Running" && podutil::is_ready(p) && !podutil::is_terminating(&p.metadata)
 }
 
 /// `pods`: the pods the StatefulSet controls.
-pub fn plan(ss: &StatefulSet, pods: &[&Pod], now: Timestamp) -> Plan {
+pub fn plan(ss: &StatefulSet, pods: &[&CachedPod], now: Timestamp) -> Plan {
     let want = replicas(ss);
     let set = name(ss);
     let revision = update_revision(ss);
-    let by_ordinal: BTreeMap<i32, &Pod> = pods
+    let by_ordinal: BTreeMap<i32, &CachedPod> = pods
         .iter()
         .filter_map(|p| Some((ordinal(set, p.metadata.name.as_deref()?)?, *p)))
         .collect();
@@ -121,7 +122,7 @@ pub fn plan(ss: &StatefulSet, pods: &[&Pod], now: Timestamp) -> Plan {
         return plan;
     }
     // Condemned pods (ordinal ≥ replicas), highest first.
-    let condemned: Vec<&Pod> = by_ordinal.range(want..).rev().map(|(_, p)| *p).collect();
+    let condemned: Vec<&CachedPod> = by_ordinal.range(want..).rev().map(|(_, p)| *p).collect();
     if !condemned.is_empty() {
         if ordered {
             let all_healthy = by_ordinal.values().all(|p| healthy(p));
@@ -153,7 +154,7 @@ pub fn plan(ss: &StatefulSet, pods: &[&Pod], now: Timestamp) -> Plan {
 
 fn status(
     ss: &StatefulSet,
-    pods: &BTreeMap<i32, &Pod>,
+    pods: &BTreeMap<i32, &CachedPod>,
     revision: &str,
     now: Timestamp,
 ) -> StatefulSetStatus {
@@ -162,7 +163,7 @@ fn status(
         .as_ref()
         .and_then(|s| s.min_ready_seconds)
         .unwrap_or(0);
-    let active: Vec<&Pod> = pods
+    let active: Vec<&CachedPod> = pods
         .values()
         .copied()
         .filter(|p| podutil::is_active(p))

@@ -1,7 +1,7 @@
 //! Table-driven tests of the StatefulSet plan.
 
+use crate::cached_pod::CachedPod;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 
@@ -20,7 +20,7 @@ fn set(replicas: i32, policy: &str) -> StatefulSet {
 }
 
 /// Pod `web-<i>` at the set's current revision, ready or not.
-fn member(ss: &StatefulSet, i: i32, ready: bool) -> Pod {
+fn member(ss: &StatefulSet, i: i32, ready: bool) -> CachedPod {
     let rev = update_revision(ss);
     with(
         pod(&format!("web-{i}"), Some("10.0.0.1"), ready),
@@ -97,8 +97,8 @@ fn ordinals_to_create_and_delete() {
         ),
     ];
     for (name, ss, pods, creates, deletes) in cases {
-        let pods: Vec<Pod> = pods.into_iter().map(|(i, r)| member(ss, i, r)).collect();
-        let refs: Vec<&Pod> = pods.iter().collect();
+        let pods: Vec<CachedPod> = pods.into_iter().map(|(i, r)| member(ss, i, r)).collect();
+        let refs: Vec<&CachedPod> = pods.iter().collect();
         let p = plan(ss, &refs, Timestamp::now());
         let got: Vec<String> = p
             .create
@@ -125,7 +125,7 @@ fn pod_identity_and_status() {
     assert_eq!(labels["app"], "nginx");
 
     let pods = [member(&ss, 0, true), member(&ss, 1, false)];
-    let refs: Vec<&Pod> = pods.iter().collect();
+    let refs: Vec<&CachedPod> = pods.iter().collect();
     let s = plan(&ss, &refs, Timestamp::now()).status;
     assert_eq!(
         (
@@ -152,7 +152,7 @@ fn pod_identity_and_status() {
         .containers[0]
         .image = Some("nginx:2".into());
     let pods = [member(&ss, 0, true), member(&ss, 1, true)];
-    let refs: Vec<&Pod> = pods.iter().collect();
+    let refs: Vec<&CachedPod> = pods.iter().collect();
     assert_eq!(
         plan(&changed, &refs, Timestamp::now()).delete,
         vec!["web-1"]
