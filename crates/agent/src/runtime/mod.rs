@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -46,6 +46,13 @@ pub(crate) struct Ctx {
     /// version, a reconcile would plan from stale data (and repeat events), so it waits.
     written: Mutex<HashMap<String, (String, Instant)>>,
 }
+
+/// Pod reconciles in flight at once. kube-runtime's default is unbounded: after a restart (or
+/// a re-list) every pod on our nodes is reconciled at once, each reading its pod and maybe
+/// writing its status over its own HTTP/1.1 connection, and at 10k pods those connections'
+/// buffers alone held ~400 MB. Each reconcile waits mostly on the API server's fsync, so a few
+/// dozen in flight keep up with it.
+const RECONCILE_CONCURRENCY: u16 = 64;
 
 /// How long to trust that our own write will show up in the cache.
 const WRITE_VISIBLE_WITHIN: Duration = Duration::from_secs(5);
@@ -158,7 +165,9 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
             }
         })
         .touched_objects();
-    let controller = Controller::for_stream(pod_stream, pod_reader.clone()).reconcile_all_on(
+    let controller = Controller::for_stream(pod_stream, pod_reader.clone())
+        .with_config(controller::Config::default().concurrency(RECONCILE_CONCURRENCY))
+        .reconcile_all_on(
         tokio_stream::wrappers::UnboundedReceiverStream::new(relists),
     );
     let ctx = Arc::new(Ctx {
