@@ -4,8 +4,9 @@
 # - DNS: svcplane's DNS against Knot, NSD, Unbound, BIND 9, dnsmasq and a fixed-answer
 #   responder on the same generated cluster (dnsperf, server and client pinned to separate
 #   cores), a correctness gate, per-type costs, write-to-answer propagation and RSS;
-# - scale: a generated cluster (10k Services, 100k pods, 1,000 simulated nodes) built through the
-#   API with the controllers and the node agent; build time, RSS, pod Ready → EndpointSlice delay;
+# - scale: the Kubernetes envelope (10k Services, 150k pods, 5,000 simulated nodes) built through
+#   the API with the controllers and the node agent; build time, RSS, pod Ready → EndpointSlice
+#   delay, DNS qps at that size, and the time a restarted server takes to serve it again;
 # - etcd: durable creates/s through `svcplane server --etcd-servers` against raw etcd puts and raw
 #   create-if-absent transactions on the same 1- and 3-member etcd (alternating rounds), and
 #   watch propagation between two replicas.
@@ -16,6 +17,7 @@
 #   bench/run.sh --quick          a few minutes' check that the tooling works; prints the report
 #   bench/run.sh --dns-sizes "1000 100000"   the cluster sizes of the DNS part
 #   bench/run.sh --scale-size "10000 100000 1000"   Services, pods and nodes of the scale part
+#                                                  (default 10000 150000 5000)
 #
 # Installs etcd, dnsperf and the peer DNS servers from Debian when missing (with starts of their
 # system services refused). Every server listens on a free loopback port with its config and
@@ -47,12 +49,12 @@ run_etcd() { [[ -z $ONLY || $ONLY == etcd ]]; }
 if ((QUICK)); then
     CLIENTS=16 DURATION=2s WARMUP=0.5s ROUNDS=1 SINGLE=1s WATCHERS=100 EVENTS=20 RATE=20
     DNS_SIZES=200 DNS_ROUNDS=1 DNS_SECONDS=2 DNS_LAT_SECONDS=1 DNS_FLIPS=20
-    SCALE_SERVICES=100 SCALE_PODS=1000 SCALE_NODES=10 SCALE_FLIPS=20
+    SCALE_SERVICES=100 SCALE_PODS=1500 SCALE_NODES=50 SCALE_FLIPS=20 SCALE_DNS_ROUNDS=1
     REPLICA_EVENTS=50 REPLICA_RATE=50
 else
     CLIENTS=64 DURATION=10s WARMUP=1s ROUNDS=2 SINGLE=5s WATCHERS=1000 EVENTS=200 RATE=20
     DNS_ROUNDS=4 DNS_SECONDS=10 DNS_LAT_SECONDS=5 DNS_FLIPS=200
-    SCALE_SERVICES=10000 SCALE_PODS=100000 SCALE_NODES=1000 SCALE_FLIPS=1000
+    SCALE_SERVICES=10000 SCALE_PODS=150000 SCALE_NODES=5000 SCALE_FLIPS=1000 SCALE_DNS_ROUNDS=2
     REPLICA_EVENTS=500 REPLICA_RATE=20
 fi
 if [[ -n $SCALE_SIZE ]]; then
@@ -342,11 +344,32 @@ etcd_part() {
 scale_part() {
     log "scale: $SCALE_SERVICES Services, $SCALE_PODS pods on $SCALE_NODES nodes, built through the API"
     mkdir -p "$TMP/scale"
-    # A /24 per node: up to 1,024 nodes fit a /14 (the addresses are data only).
-    start_svcplane "$TMP/scale/server" --nodes "$SCALE_NODES" --cluster-cidr 10.244.0.0/14
+    local dns_port since round queries=$TMP/scale/dns
+    dns_port=$("$BENCH" free-port)
+    # A /24 per node: up to 8,192 nodes fit a /11 (the addresses are data only).
+    local flags=(--nodes "$SCALE_NODES" --cluster-cidr 10.224.0.0/11 --dns-listen "127.0.0.1:$dns_port")
+    local size=(--services "$SCALE_SERVICES" --pods "$SCALE_PODS" --nodes "$SCALE_NODES")
+    start_svcplane "$TMP/scale/server" "${flags[@]}"
     "$BENCH" scale --url "$SVC_URL" --kubeconfig "$SVC_KUBECONFIG" --server-pid "$SVC_PID" \
-        --services "$SCALE_SERVICES" --pods "$SCALE_PODS" --nodes "$SCALE_NODES" \
-        --flips "$SCALE_FLIPS" --json "$RESULTS"
+        "${size[@]}" --flips "$SCALE_FLIPS" --dns-queries "$queries" --json "$RESULTS"
+
+    log "scale: the server's DNS at that size (server on core $SERVER_CORE, dnsperf on core $CLIENT_CORE)"
+    taskset -a -p -c "$SERVER_CORE" "$SVC_PID" >/dev/null
+    "$BENCH" dns-check --expected "$queries/expected.tsv" --services "$SCALE_SERVICES" \
+        --server "svcplane=127.0.0.1:$dns_port" --label scale --json "$RESULTS"
+    for round in $(seq "$SCALE_DNS_ROUNDS"); do
+        "$BENCH" dns-perf --server svcplane --server-pid "$SVC_PID" --addr "127.0.0.1:$dns_port" \
+            --services "$SCALE_SERVICES" --core "$CLIENT_CORE" --queries "$queries/queries.txt" \
+            --seconds "$DNS_SECONDS" --json "$RESULTS" --label "scale round $round"
+    done
+    stop "$SVC_PID"
+
+    log "scale: restart on the same data"
+    since=$(date +%s.%N)
+    start_svcplane "$TMP/scale/server" "${flags[@]}"
+    "$BENCH" scale-restart --url "$SVC_URL" --kubeconfig "$SVC_KUBECONFIG" --since "$since" \
+        --dns "127.0.0.1:$dns_port" --expected "$queries/expected.tsv" --server-pid "$SVC_PID" \
+        "${size[@]}" --json "$RESULTS"
     stop "$SVC_PID"
 }
 

@@ -63,6 +63,8 @@ enum Command {
     DnsResponder(dns::responder::Args),
     /// Build a generated cluster through the API with controllers and agent; readiness flips.
     Scale(scale::Args),
+    /// After `scale`: a restarted server's time to serve the API and the cluster's DNS again.
+    ScaleRestart(scale::restart::Args),
 }
 
 /// Where a measurement is recorded, besides the human-readable line on stdout.
@@ -128,6 +130,7 @@ async fn main() -> Result<()> {
         Command::DnsPropagation(args) => dns::propagation::run(args).await,
         Command::DnsResponder(args) => dns::responder::run(args),
         Command::Scale(args) => scale::run(args).await,
+        Command::ScaleRestart(args) => scale::restart::run(args).await,
     }
 }
 

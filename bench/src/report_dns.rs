@@ -8,7 +8,9 @@ use std::path::Path;
 
 use crate::dns::model;
 use crate::report::verdict;
-use crate::results::{DnsCheckResult, DnsPerfResult, DnsPropagationResult, Record, RssResult};
+use crate::results::{
+    DnsCheckResult, DnsPerfResult, DnsPropagationResult, Record, RssResult, is_scale_label,
+};
 use crate::stats::kib_to_mb;
 
 const ANCHOR: &str = "knot";
@@ -108,8 +110,8 @@ pub fn render(doc: &mut String, records: &[Record], versions: &str, plot: Option
     };
     for r in records {
         match r {
-            Record::DnsPerf(p) => d.perf.push(p),
-            Record::DnsCheck(c) => d.checks.push(c),
+            Record::DnsPerf(p) if !is_scale_label(&p.label) => d.perf.push(p),
+            Record::DnsCheck(c) if !is_scale_label(&c.label) => d.checks.push(c),
             Record::DnsPropagation(p) => d.props.push(p),
             Record::Rss(r) if r.process == "svcplane dns" => d.rss.push(r),
             _ => {}
@@ -663,32 +665,16 @@ mod tests {
     use crate::stats::Percentiles;
 
     fn perf(server: &str, qps: f64, cpu: f64) -> Record {
-        Record::DnsPerf(DnsPerfResult {
-            label: "round 1".into(),
-            services: 1000,
-            server: server.into(),
-            kind: "mix".into(),
-            seconds: 10.0,
-            sent: 1,
-            completed: 1,
-            lost: 0,
-            qps,
-            mean_latency_ms: 0.5,
-            latency: None,
-            rcodes: String::new(),
-            server_cpu_us_per_query: cpu,
-            server_cores: 0.8,
-            client_cores: 0.95,
-            other_cores: 0.1,
-            rss_kib: 10_000,
-            verbose: false,
-        })
+        Record::DnsPerf(crate::results::dns_perf_fixture(
+            "round 1", server, qps, cpu,
+        ))
     }
 
     #[test]
     fn targets_against_knot_and_the_gate() {
         let check = |server: &str, mismatches| {
             Record::DnsCheck(DnsCheckResult {
+                label: String::new(),
                 services: 1000,
                 server: server.into(),
                 kind: "a".into(),

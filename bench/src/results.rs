@@ -21,6 +21,15 @@ pub enum Record {
     DnsCheck(DnsCheckResult),
     DnsPropagation(DnsPropagationResult),
     Scale(crate::scale::ScaleResult),
+    Restart(crate::scale::restart::RestartResult),
+}
+
+/// The label prefix of DNS measurements taken in the scale part (against the cluster the
+/// controllers built), which its section reports and the DNS part's tables leave out.
+pub const SCALE_LABEL: &str = "scale";
+
+pub fn is_scale_label(label: &str) -> bool {
+    label.starts_with(SCALE_LABEL)
 }
 
 /// A closed-loop write load (svcplane creates or etcd puts).
@@ -116,6 +125,9 @@ pub struct DnsPerfResult {
 /// The correctness gate, per server and query type.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DnsCheckResult {
+    /// Empty for the DNS part's gate; see [`SCALE_LABEL`].
+    #[serde(default)]
+    pub label: String,
     pub services: usize,
     pub server: String,
     pub kind: String,
@@ -182,5 +194,30 @@ pub(crate) fn load_fixture(label: &str, target: &str, rate: f64) -> LoadResult {
             max_ms: 12.0,
         },
         cpu: CpuUse::default(),
+    }
+}
+
+/// A DNS run for the report tests: one mix run of 10 s at 1,000 Services, nothing lost.
+#[cfg(test)]
+pub(crate) fn dns_perf_fixture(label: &str, server: &str, qps: f64, cpu: f64) -> DnsPerfResult {
+    DnsPerfResult {
+        label: label.into(),
+        services: 1000,
+        server: server.into(),
+        kind: "mix".into(),
+        seconds: 10.0,
+        sent: 1,
+        completed: 1,
+        lost: 0,
+        qps,
+        mean_latency_ms: 0.5,
+        latency: None,
+        rcodes: String::new(),
+        server_cpu_us_per_query: cpu,
+        server_cores: 0.8,
+        client_cores: 0.95,
+        other_cores: 0.1,
+        rss_kib: 10_000,
+        verbose: false,
     }
 }

@@ -36,7 +36,7 @@ fn parse_server(s: &str) -> Result<(String, SocketAddr), String> {
 }
 
 /// What one server got wrong; `None` when the reply matches.
-fn verdict(q: &Query, reply: Option<&wire::Reply>) -> Option<String> {
+pub(crate) fn verdict(q: &Query, reply: Option<&wire::Reply>) -> Option<String> {
     let Some(r) = reply else {
         return Some("no reply".into());
     };
@@ -61,7 +61,7 @@ fn verdict(q: &Query, reply: Option<&wire::Reply>) -> Option<String> {
     (got != want).then(|| format!("answers {got:?}, want {want:?}"))
 }
 
-fn ask(
+pub(crate) fn ask(
     sock: &UdpSocket,
     server: SocketAddr,
     id: u16,
@@ -135,6 +135,7 @@ pub fn run(args: Args) -> Result<()> {
             results::record(
                 &args.out,
                 Record::DnsCheck(DnsCheckResult {
+                    label: args.out.label.clone(),
                     services: args.services,
                     server: server.clone(),
                     kind: kind.as_str().into(),

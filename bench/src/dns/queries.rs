@@ -123,6 +123,9 @@ fn draw(p: &Picker, kind: QueryKind, rng: &mut Rng) -> Query {
                 1 => format!("api.example.com.{ns}.svc.{ZONE}"),
                 2 => format!("api.example.com.svc.{ZONE}"),
                 3 => format!("api.example.com.{ZONE}"),
+                // With a single namespace there is no other one: name a namespace that
+                // does not exist, which is NXDOMAIN too.
+                _ if other == ns => format!("{}.no-{ns}.svc.{ZONE}", svc.name),
                 _ => format!("{}.{other}.svc.{ZONE}", svc.name),
             };
             q(name, "A", true, Vec::new())

@@ -9,6 +9,8 @@
 //!   Pod watch) to its endpoint changing (seen on an EndpointSlice watch), p50/p99/max.
 
 pub mod follow;
+pub mod live;
+pub mod restart;
 pub mod workload;
 
 use std::sync::Arc;
@@ -60,6 +62,10 @@ pub struct Args {
     /// The server's PID, for its RSS and CPU.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Once built, read the cluster back from the API and write the DNS part's query files
+    /// (`queries.txt`, per type, and the gate's `expected.tsv`) for it into this directory.
+    #[arg(long)]
+    dns_queries: Option<std::path::PathBuf>,
     #[command(flatten)]
     out: Output,
 }
@@ -195,6 +201,18 @@ pub async fn run(args: Args) -> Result<()> {
     }
     pod_watch.abort();
     slice_watch.abort();
+    if let Some(dir) = &args.dns_queries {
+        // Every flip ended ready again, so each headless Service has all its endpoints.
+        let live = live::read(&endpoint, &mut sender).await?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::dns::queries::write_all(&live, dir, 100_000, 200)?;
+        println!(
+            "scale: DNS queries for {} Services ({} headless) written to {}",
+            live.services.len(),
+            live.headless().count(),
+            dir.display()
+        );
+    }
     let result = ScaleResult {
         services: cluster.services.len(),
         pods: want,
