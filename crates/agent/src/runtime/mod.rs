@@ -167,9 +167,9 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
         .touched_objects();
     let controller = Controller::for_stream(pod_stream, pod_reader.clone())
         .with_config(controller::Config::default().concurrency(RECONCILE_CONCURRENCY))
-        .reconcile_all_on(
-        tokio_stream::wrappers::UnboundedReceiverStream::new(relists),
-    );
+        .reconcile_all_on(tokio_stream::wrappers::UnboundedReceiverStream::new(
+            relists,
+        ));
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         ours: config.node_names().into_iter().collect(),
