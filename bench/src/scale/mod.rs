@@ -201,6 +201,7 @@ pub async fn run(args: Args) -> Result<()> {
     }
     pod_watch.abort();
     slice_watch.abort();
+    report_memory(args.server_pid, "after the flips")?;
     if let Some(dir) = &args.dns_queries {
         // Every flip ended ready again, so each headless Service has all its endpoints.
         let live = live::read(&endpoint, &mut sender).await?;
@@ -212,6 +213,10 @@ pub async fn run(args: Args) -> Result<()> {
             live.headless().count(),
             dir.display()
         );
+        report_memory(
+            args.server_pid,
+            "after listing every Service and EndpointSlice",
+        )?;
     }
     let result = ScaleResult {
         services: cluster.services.len(),
@@ -235,6 +240,15 @@ pub async fn run(args: Args) -> Result<()> {
         result.ready_to_slice, result.write_to_slice
     );
     record(&args.out, Record::Scale(result))
+}
+
+/// Prints the server's memory now (the RSS recorded is the one once built).
+fn report_memory(pid: Option<u32>, when: &str) -> Result<()> {
+    if let Some(pid) = pid {
+        let m = procfs::memory(pid)?;
+        println!("scale: server VmRSS {:.1} MB {when}", kib_to_mb(m.rss_kib));
+    }
+    Ok(())
 }
 
 /// Sends every create, `concurrency` in flight over one HTTP/2 connection.
