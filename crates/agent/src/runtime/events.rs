@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod};
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
@@ -41,7 +41,13 @@ static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 /// Record `event` about `pod`. Failures are logged, not returned: a lost event must not undo
 /// or repeat the state change it describes.
-pub async fn record(client: &Client, pod: &Pod, reporter: &Reporter, event: &PodEvent) {
+/// Records `event` about `pod` (a whole or a cached pod: only its identity is read).
+pub async fn record<K: kube::Resource<DynamicType = ()>>(
+    client: &Client,
+    pod: &K,
+    reporter: &Reporter,
+    event: &PodEvent,
+) {
     let namespace = pod.namespace().unwrap_or_default();
     let now = Timestamp::now();
     // Like client-go: the object name and a hex time, unique per process by a sequence.

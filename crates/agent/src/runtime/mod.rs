@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::pod_cache::CachedPod;
 
 /// Shared by every reconcile.
 pub(crate) struct Ctx {
@@ -81,7 +82,7 @@ impl Ctx {
 
     /// The whole pod behind a cached (slim) one, read from the API without its managedFields;
     /// `None` when it is gone or a new pod of the same name has replaced it.
-    async fn fetch_whole(&self, pod: &Pod) -> Result<Option<Pod>> {
+    async fn fetch_whole(&self, pod: &CachedPod) -> Result<Option<Pod>> {
         let api: Api<Pod> =
             Api::namespaced(self.client.clone(), &pod.namespace().unwrap_or_default());
         Ok(api
@@ -95,7 +96,7 @@ impl Ctx {
     }
 
     /// Whether `pod` is older than what we last wrote.
-    fn is_stale(&self, pod: &Pod) -> bool {
+    fn is_stale(&self, pod: &CachedPod) -> bool {
         let (Some(uid), Some(rv)) = (pod.uid(), pod.resource_version()) else {
             return false;
         };
@@ -149,22 +150,25 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
     let (relisted, relists) = tokio::sync::mpsc::unbounded_channel::<()>();
     let (pods_listed, pods_listed_rx) = tokio::sync::watch::channel(false);
     // Slim pods (see `pod_cache`): the kubelet path reads the one pod it works on from the API.
-    let pod_stream = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .modify(crate::pod_cache::slim)
-        .reflect(pod_writer)
-        .default_backoff()
-        .inspect(move |event| {
-            if let Ok(event) = event {
-                lock(&feed).observe(event, || {
-                    store_view.state().iter().map(|p| (**p).clone()).collect()
-                });
-                if matches!(event, watcher::Event::InitDone) {
-                    pods_listed.send_replace(true);
-                    let _ = relisted.send(());
-                }
+    let pod_stream = watcher(
+        Api::<CachedPod>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .modify(CachedPod::slim)
+    .reflect(pod_writer)
+    .default_backoff()
+    .inspect(move |event| {
+        if let Ok(event) = event {
+            lock(&feed).observe(event, || {
+                store_view.state().iter().map(|p| (**p).clone()).collect()
+            });
+            if matches!(event, watcher::Event::InitDone) {
+                pods_listed.send_replace(true);
+                let _ = relisted.send(());
             }
-        })
-        .touched_objects();
+        }
+    })
+    .touched_objects();
     let controller = Controller::for_stream(pod_stream, pod_reader.clone())
         .with_config(controller::Config::default().concurrency(RECONCILE_CONCURRENCY))
         .reconcile_all_on(tokio_stream::wrappers::UnboundedReceiverStream::new(
@@ -212,7 +216,7 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
     Ok(())
 }
 
-async fn reconcile(pod: Arc<Pod>, ctx: Arc<Ctx>) -> Result<Action> {
+async fn reconcile(pod: Arc<CachedPod>, ctx: Arc<Ctx>) -> Result<Action> {
     // Decisions (IPs in use, pods per node) need the whole picture: never act on a partial
     // initial list.
     ctx.caches_ready().await?;
@@ -236,7 +240,7 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Ctx>) -> Result<Action> {
     }
 }
 
-fn error_policy(pod: Arc<Pod>, error: &Error, _ctx: Arc<Ctx>) -> Action {
+fn error_policy(pod: Arc<CachedPod>, error: &Error, _ctx: Arc<Ctx>) -> Action {
     tracing::debug!(pod = %pod.name_any(), %error, "pod reconcile failed; retrying");
     Action::requeue(Duration::from_secs(1))
 }

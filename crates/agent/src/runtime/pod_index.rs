@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::pod_cache::CachedPod;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -16,7 +16,7 @@ use crate::cidr::Ipv4Cidr;
 /// One pod as the index sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Facts {
-    key: ObjectRef<Pod>,
+    key: ObjectRef<CachedPod>,
     /// `spec.nodeName`, empty when unbound.
     node: String,
     ip: Option<Ipv4Addr>,
@@ -25,7 +25,7 @@ struct Facts {
 }
 
 impl Facts {
-    fn of(pod: &Pod) -> Facts {
+    fn of(pod: &CachedPod) -> Facts {
         Facts {
             key: ObjectRef::from_obj(pod),
             node: pod
@@ -51,7 +51,7 @@ pub(crate) struct PodIndex {
     /// By pod uid.
     pods: HashMap<String, Facts>,
     /// Unfinished pods bound to each node, as keys (to requeue them when the node changes).
-    on_node: HashMap<String, HashSet<ObjectRef<Pod>>>,
+    on_node: HashMap<String, HashSet<ObjectRef<CachedPod>>>,
     /// IPs in use, with how many pods show each (briefly more than one after a reuse).
     ips: BTreeMap<Ipv4Addr, usize>,
 }
@@ -59,7 +59,11 @@ pub(crate) struct PodIndex {
 impl PodIndex {
     /// Applies one watch event (after the reflector applied it). A re-list is taken whole at
     /// `InitDone` from `all`, the store's content then.
-    pub(crate) fn observe(&mut self, event: &watcher::Event<Pod>, all: impl FnOnce() -> Vec<Pod>) {
+    pub(crate) fn observe(
+        &mut self,
+        event: &watcher::Event<CachedPod>,
+        all: impl FnOnce() -> Vec<CachedPod>,
+    ) {
         match event {
             watcher::Event::Apply(pod) => self.apply(pod),
             watcher::Event::Delete(pod) => {
@@ -77,7 +81,7 @@ impl PodIndex {
         }
     }
 
-    fn apply(&mut self, pod: &Pod) {
+    fn apply(&mut self, pod: &CachedPod) {
         let Some(uid) = pod.uid() else { return };
         let facts = Facts::of(pod);
         if self.pods.get(&uid) == Some(&facts) {
@@ -122,7 +126,7 @@ impl PodIndex {
     }
 
     /// The pods to look at again when `node` changes: those bound to it and the unbound ones.
-    pub(crate) fn affected_by_node(&self, node: &str) -> Vec<ObjectRef<Pod>> {
+    pub(crate) fn affected_by_node(&self, node: &str) -> Vec<ObjectRef<CachedPod>> {
         let bound = self.on_node.get(node).into_iter().flatten().cloned();
         let unbound = self
             .pods
@@ -157,23 +161,21 @@ impl PodIndex {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::{PodSpec, PodStatus};
-
     use super::*;
+    use crate::pod_cache::{CachedPodSpec, CachedPodStatus};
 
-    fn pod(name: &str, node: &str, ip: Option<&str>, phase: &str) -> Pod {
-        let mut p = Pod::default();
+    fn pod(name: &str, node: &str, ip: Option<&str>, phase: &str) -> CachedPod {
+        let mut p = CachedPod::default();
         p.metadata.namespace = Some("default".into());
         p.metadata.name = Some(name.into());
         p.metadata.uid = Some(format!("uid-{name}"));
-        p.spec = Some(PodSpec {
+        p.spec = Some(CachedPodSpec {
             node_name: (!node.is_empty()).then(|| node.to_string()),
-            ..PodSpec::default()
+            ..CachedPodSpec::default()
         });
-        p.status = Some(PodStatus {
+        p.status = Some(CachedPodStatus {
             pod_ip: ip.map(str::to_string),
             phase: Some(phase.into()),
-            ..PodStatus::default()
         });
         p
     }

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
+
+use crate::pod_cache::CachedPod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -41,7 +43,7 @@ pub(super) struct State {
 /// `pods/binding` answered 404 for the route: use the merge-patch fallback from then on.
 static BINDING_UNSERVED: AtomicBool = AtomicBool::new(false);
 
-pub(super) async fn schedule(pod: &Pod, ctx: &Ctx) -> Result<Action> {
+pub(super) async fn schedule(pod: &CachedPod, ctx: &Ctx) -> Result<Action> {
     let Some(spec) = pod.spec.as_ref() else {
         return Ok(Action::await_change());
     };
@@ -101,7 +103,7 @@ pub(super) async fn schedule(pod: &Pod, ctx: &Ctx) -> Result<Action> {
 }
 
 /// The pure choice over the caches, assuming the result until the cache shows the binding.
-fn choose(pod: &Pod, uid: &str, ctx: &Ctx) -> Result<String, schedule::Unschedulable> {
+fn choose(pod: &CachedPod, uid: &str, ctx: &Ctx) -> Result<String, schedule::Unschedulable> {
     let mut state = lock(&ctx.scheduler);
     let index = lock(&ctx.index);
     // Assumed bindings count until the cache shows the pod bound (or gone).
@@ -152,7 +154,7 @@ fn choose(pod: &Pod, uid: &str, ctx: &Ctx) -> Result<String, schedule::Unschedul
     choice
 }
 
-async fn bind(pod: &Pod, node: &str, ctx: &Ctx) -> Result<(), kube::Error> {
+async fn bind(pod: &CachedPod, node: &str, ctx: &Ctx) -> Result<(), kube::Error> {
     let namespace = pod.namespace().unwrap_or_default();
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
     let name = pod.name_any();
@@ -203,7 +205,13 @@ async fn bind(pod: &Pod, node: &str, ctx: &Ctx) -> Result<(), kube::Error> {
 
 /// PodScheduled=False with `reason`/`message`, and a FailedScheduling event when the message is
 /// new for this pod.
-async fn unschedulable(pod: &Pod, uid: &str, reason: &str, message: &str, ctx: &Ctx) -> Result<()> {
+async fn unschedulable(
+    pod: &CachedPod,
+    uid: &str,
+    reason: &str,
+    message: &str,
+    ctx: &Ctx,
+) -> Result<()> {
     // The cached pod is slim; the status written back must be the whole one.
     let Some(pod) = &ctx.fetch_whole(pod).await? else {
         return Ok(());
