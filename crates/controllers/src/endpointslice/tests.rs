@@ -23,7 +23,7 @@ fn run(
     plan(&Snapshot {
         service: svc,
         pods: pods.iter().collect(),
-        nodes,
+        nodes: &|n: &str| nodes.get(n).cloned(),
         existing: existing.iter().collect(),
         max_per_slice: max,
     })
