@@ -12,6 +12,7 @@ mod scheduler;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -34,6 +35,9 @@ pub(crate) struct Ctx {
     /// Names of the nodes this agent simulates.
     ours: BTreeSet<String>,
     scheduler: Mutex<scheduler::State>,
+    /// Bumped whenever a node's scheduling fingerprint changes (or a node appears), after the
+    /// node cache holds the change: the scheduler's per-node facts are rebuilt when it moves.
+    node_generation: Arc<AtomicU64>,
     ipam: Mutex<kubelet::IpamState>,
     /// Pods per node and IPs in use, kept per watch event.
     index: Arc<Mutex<pod_index::PodIndex>>,
@@ -126,6 +130,7 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
     nodes::register(&client, &config).await?;
 
     let (node_reader, node_writer) = reflector::store();
+    let node_generation = Arc::new(AtomicU64::new(0));
     let (nodes_listed, nodes_listed_rx) = tokio::sync::watch::channel(false);
     // Without managedFields, as in kube-controller-manager's informers: nothing here reads
     // them, and they were most of a cached pod's memory.
@@ -133,9 +138,28 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
         .modify(|n| n.metadata.managed_fields = None)
         .reflect(node_writer)
         .default_backoff()
-        .inspect(move |event| {
-            if let Ok(watcher::Event::InitDone) = event {
-                nodes_listed.send_replace(true);
+        .inspect({
+            let generation = node_generation.clone();
+            let mut fingerprints: HashMap<String, u64> = HashMap::new();
+            move |event| {
+                let changed = match event {
+                    Ok(watcher::Event::Apply(n) | watcher::Event::InitApply(n)) => {
+                        let fingerprint = nodes::scheduling_fingerprint(n);
+                        fingerprints.insert(n.name_any(), fingerprint) != Some(fingerprint)
+                    }
+                    Ok(watcher::Event::Delete(n)) => {
+                        fingerprints.remove(&n.name_any());
+                        true
+                    }
+                    Ok(watcher::Event::InitDone) => {
+                        nodes_listed.send_replace(true);
+                        true
+                    }
+                    Ok(watcher::Event::Init) | Err(_) => false,
+                };
+                if changed {
+                    generation.fetch_add(1, Ordering::Release);
+                }
             }
         })
         .applied_objects();
@@ -180,6 +204,7 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
         config,
         nodes: node_reader,
         scheduler: Mutex::new(scheduler::State::default()),
+        node_generation: node_generation.clone(),
         ipam: Mutex::new(kubelet::IpamState::default()),
         index: index.clone(),
         pods_listed: pods_listed_rx,

@@ -168,7 +168,8 @@ async fn renew_lease(client: &Client, config: &Config, node: &Node) -> Result<()
 }
 
 /// A hash of what a pod's scheduling and readiness depend on in a node: its labels,
-/// annotations, spec (unschedulable, taints, pod CIDR) and whether it is Ready.
+/// annotations, spec (unschedulable, taints, pod CIDR), whether it is Ready and how many pods
+/// it takes.
 pub(super) fn scheduling_fingerprint(node: &Node) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -178,6 +179,11 @@ pub(super) fn scheduling_fingerprint(node: &Node) -> u64 {
         .unwrap_or_default()
         .hash(&mut h);
     crate::node_plan::is_ready(node).hash(&mut h);
+    node.status
+        .as_ref()
+        .and_then(|s| s.allocatable.as_ref()?.get("pods"))
+        .map(|q| &q.0)
+        .hash(&mut h);
     h.finish()
 }
 
