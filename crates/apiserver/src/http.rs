@@ -75,6 +75,36 @@ fn json_response(code: StatusCode, body: &Value) -> Response {
     json_bytes_response(code, bytes::Bytes::from(bytes))
 }
 
+/// A list's `metadata`.
+fn list_meta(revision: i64, continue_token: &Option<String>, remaining: Option<u64>) -> Value {
+    let mut meta = json!({"resourceVersion": revision.to_string()});
+    if let Some(token) = continue_token {
+        meta["continue"] = json!(token);
+    }
+    if let Some(remaining) = remaining {
+        meta["remainingItemCount"] = json!(remaining);
+    }
+    meta
+}
+
+/// `head` (kind, apiVersion, metadata) with `"items"`: the already encoded objects.
+fn list_body(head: &Value, items: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = api::encode::to_vec(head);
+    // `head` is a non-empty JSON object: reopen it before its closing brace.
+    out.pop();
+    let size: usize = items.iter().map(|i| i.len() + 1).sum();
+    out.reserve(size + 12);
+    out.extend_from_slice(b",\"items\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(item);
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
 fn json_bytes_response(code: StatusCode, json: bytes::Bytes) -> Response {
     (code, [(header::CONTENT_TYPE, "application/json")], json).into_response()
 }
@@ -384,27 +414,28 @@ impl Ctx<'_> {
 
     async fn list(&self) -> Result<Response> {
         let opts = self.list_options()?;
-        let list = self
-            .read_registry()
-            .list(self.rt(), self.ns(), &opts)
+        let registry = self.read_registry();
+        let form = self.form();
+        if let ResponseForm::Table(include) = form {
+            let list = registry.list(self.rt(), self.ns(), &opts).await?;
+            let meta = list_meta(list.revision, &list.continue_token, list.remaining);
+            let body = tables::table(self.rt(), &list.items, meta, include);
+            return Ok(json_response(StatusCode::OK, &body));
+        }
+        // Each item is encoded as it is read, so the parsed objects never pile up.
+        let list = registry
+            .list_as(self.rt(), self.ns(), &opts, |obj| api::encode::to_vec(&obj))
             .await?;
-        let mut meta = json!({"resourceVersion": list.revision.to_string()});
-        if let Some(token) = &list.continue_token {
-            meta["continue"] = json!(token);
-        }
-        if let Some(remaining) = list.remaining {
-            meta["remainingItemCount"] = json!(remaining);
-        }
-        let body = match self.form() {
-            ResponseForm::Table(include) => tables::table(self.rt(), &list.items, meta, include),
-            ResponseForm::Object => json!({
-                "kind": format!("{}List", self.rt().kind),
-                "apiVersion": self.rt().api_version(),
-                "metadata": meta,
-                "items": list.items,
-            }),
-        };
-        Ok(json_response(StatusCode::OK, &body))
+        let meta = list_meta(list.revision, &list.continue_token, list.remaining);
+        let head = json!({
+            "kind": format!("{}List", self.rt().kind),
+            "apiVersion": self.rt().api_version(),
+            "metadata": meta,
+        });
+        Ok(json_bytes_response(
+            StatusCode::OK,
+            bytes::Bytes::from(list_body(&head, &list.items)),
+        ))
     }
 
     async fn watch(&self) -> Result<Response> {
@@ -641,5 +672,32 @@ fn strip_directives(v: &Value) -> Value {
         ),
         Value::Array(items) => Value::Array(items.iter().map(strip_directives).collect()),
         other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_body_is_the_head_with_its_encoded_items() {
+        let head = json!({"kind": "PodList", "apiVersion": "v1",
+                          "metadata": {"resourceVersion": "7", "continue": "x"}});
+        let items = [
+            json!({"metadata": {"name": "a"}}),
+            json!({"metadata": {"name": "b"}}),
+        ];
+        let encoded: Vec<Vec<u8>> = items.iter().map(api::encode::to_vec).collect();
+        let body: Value = serde_json::from_slice(&list_body(&head, &encoded)).unwrap();
+        let mut want = head.clone();
+        want["items"] = json!(items);
+        assert_eq!(body, want);
+
+        let empty: Value = serde_json::from_slice(&list_body(&head, &[])).unwrap();
+        assert_eq!(empty["items"], json!([]));
+        assert_eq!(
+            list_meta(3, &None, Some(2)),
+            json!({"resourceVersion": "3", "remainingItemCount": 2})
+        );
     }
 }
