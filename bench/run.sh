@@ -15,6 +15,8 @@
 #   bench/run.sh --only api|dns|scale|etcd   one part; the page keeps the other parts' last results
 #   bench/run.sh --only report    no part: renders the page again from bench/results/
 #   bench/run.sh --quick          a few minutes' check that the tooling works; prints the report
+#   bench/run.sh --quick --debug  the same with the debug binaries `cargo test` builds (CI runs
+#                                 this after the tests: it checks completion, never timings)
 #   bench/run.sh --dns-sizes "1000 100000"   the cluster sizes of the DNS part
 #   bench/run.sh --scale-size "10000 100000 1000"   Services, pods and nodes of the scale part
 #                                                  (default 10000 150000 5000)
@@ -28,19 +30,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-QUICK=0 ONLY="" DNS_SIZES="1000 100000" SCALE_SIZE=""
+QUICK=0 DEBUG=0 ONLY="" DNS_SIZES="1000 100000" SCALE_SIZE=""
 ARGS=("$@")
 while (($#)); do
     case $1 in
         --quick) QUICK=1 ;;
+        --debug) DEBUG=1 ;;
         --only) ONLY=${2:-}; shift ;;
         --dns-sizes) DNS_SIZES=${2:-}; shift ;;
         --scale-size) SCALE_SIZE=${2:-}; shift ;;
-        *) echo "usage: bench/run.sh [--quick] [--only api|dns|scale|etcd|report] [--dns-sizes \"N...\"] [--scale-size \"SERVICES PODS NODES\"]" >&2; exit 2 ;;
+        *) echo "usage: bench/run.sh [--quick [--debug]] [--only api|dns|scale|etcd|report] [--dns-sizes \"N...\"] [--scale-size \"SERVICES PODS NODES\"]" >&2; exit 2 ;;
     esac
     shift
 done
 case $ONLY in "" | api | dns | scale | etcd | report) ;; *) echo "--only takes api, dns, scale, etcd or report" >&2; exit 2 ;; esac
+if ((DEBUG && !QUICK)); then
+    echo "--debug is for --quick runs: debug binaries make every figure meaningless" >&2
+    exit 2
+fi
 run_api() { [[ -z $ONLY || $ONLY == api ]]; }
 run_dns() { [[ -z $ONLY || $ONLY == dns ]]; }
 run_scale() { [[ -z $ONLY || $ONLY == scale ]]; }
@@ -93,11 +100,18 @@ if ((${#NEEDED[@]})); then
     if ((ADDED_POLICY)); then $SUDO rm -f /usr/sbin/policy-rc.d; fi
 fi
 
-log "building release binaries"
-cargo build --release -p svcplane -p bench
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-SVCPLANE=$TARGET_DIR/release/svcplane
-BENCH=$TARGET_DIR/release/apibench
+if ((DEBUG)); then
+    log "building debug binaries"
+    cargo build -p svcplane -p bench
+    BIN_DIR=$TARGET_DIR/debug
+else
+    log "building release binaries"
+    cargo build --release -p svcplane -p bench
+    BIN_DIR=$TARGET_DIR/release
+fi
+SVCPLANE=$BIN_DIR/svcplane
+BENCH=$BIN_DIR/apibench
 
 # One socket per watcher in both apibench and the server.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
