@@ -10,6 +10,7 @@ pub mod decode;
 pub mod defaults;
 pub mod encode;
 pub mod error;
+pub mod pod_view;
 pub mod protobuf;
 pub mod resources;
 pub mod selectors;

@@ -10,7 +10,6 @@
 
 use k8s_openapi::api::core::v1::{ContainerPort, Pod, PodCondition, PodIP};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::{Metadata, NamespaceResourceScope, Resource};
 use serde::{Deserialize, Serialize};
 
 /// A pod reduced to labels and ownership, node, hostname and subdomain, named container ports
@@ -52,26 +51,7 @@ pub struct CachedPodStatus {
     pub conditions: Option<Vec<PodCondition>>,
 }
 
-impl Resource for CachedPod {
-    const API_VERSION: &'static str = Pod::API_VERSION;
-    const GROUP: &'static str = Pod::GROUP;
-    const KIND: &'static str = Pod::KIND;
-    const VERSION: &'static str = Pod::VERSION;
-    const URL_PATH_SEGMENT: &'static str = Pod::URL_PATH_SEGMENT;
-    type Scope = NamespaceResourceScope;
-}
-
-impl Metadata for CachedPod {
-    type Ty = ObjectMeta;
-
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+api::pod_view!(CachedPod);
 
 impl CachedPod {
     /// Drops what decoding kept but no controller reads: managedFields and annotations,
