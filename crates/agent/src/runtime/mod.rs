@@ -9,7 +9,7 @@ mod nodes;
 mod pod_index;
 mod scheduler;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -131,6 +131,9 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
 
     let (node_reader, node_writer) = reflector::store();
     let node_generation = Arc::new(AtomicU64::new(0));
+    // Nodes whose scheduling fingerprint changed in the event being delivered: the pods they
+    // affect are requeued once the event reaches the controller (below).
+    let changed_nodes: Arc<Mutex<HashSet<String>>> = Arc::default();
     let (nodes_listed, nodes_listed_rx) = tokio::sync::watch::channel(false);
     // Without managedFields, as in kube-controller-manager's informers: nothing here reads
     // them, and they were most of a cached pod's memory.
@@ -139,13 +142,19 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
         .reflect(node_writer)
         .default_backoff()
         .inspect({
-            let generation = node_generation.clone();
+            let (generation, changed_nodes) = (node_generation.clone(), changed_nodes.clone());
             let mut fingerprints: HashMap<String, u64> = HashMap::new();
             move |event| {
                 let changed = match event {
                     Ok(watcher::Event::Apply(n) | watcher::Event::InitApply(n)) => {
                         let fingerprint = nodes::scheduling_fingerprint(n);
-                        fingerprints.insert(n.name_any(), fingerprint) != Some(fingerprint)
+                        let name = n.name_any();
+                        let changed =
+                            fingerprints.insert(name.clone(), fingerprint) != Some(fingerprint);
+                        if changed {
+                            lock(&changed_nodes).insert(name);
+                        }
+                        changed
                     }
                     Ok(watcher::Event::Delete(n)) => {
                         fingerprints.remove(&n.name_any());
@@ -213,15 +222,13 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
     });
 
     let heartbeat = tokio::spawn(nodes::heartbeat_loop(ctx.clone(), shutdown.clone()));
-    let seen_nodes: Mutex<HashMap<String, u64>> = Mutex::default();
     controller
         // A node change (readiness, labels, a new node) can change every pod on it and
         // whether unbound pods fit anywhere. Status reports that change none of that (the
         // periodic heartbeats) requeue nothing.
         .watches_stream(node_stream, move |node: Node| {
             let name = node.name_any();
-            let fingerprint = nodes::scheduling_fingerprint(&node);
-            if lock(&seen_nodes).insert(name.clone(), fingerprint) == Some(fingerprint) {
+            if !lock(&changed_nodes).remove(&name) {
                 return Vec::new();
             }
             lock(&index).affected_by_node(&name)
