@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::cached_pod::CachedPod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::jiff::Timestamp;
+
+use crate::cached_pod::CachedPod;
 
 /// The pod's `Ready` condition is `True`.
 pub fn is_ready(pod: &CachedPod) -> bool {

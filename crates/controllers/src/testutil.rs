@@ -1,9 +1,9 @@
 //! Object builders for the table-driven plan tests.
 
 use k8s_openapi::api::core::v1::Service;
+use serde_json::{Value, json};
 
 use crate::cached_pod::CachedPod;
-use serde_json::{Value, json};
 
 pub fn from(v: Value) -> CachedPod {
     serde_json::from_value(v).expect("valid pod json")

@@ -39,9 +39,9 @@ impl Reporter {
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
-/// Record `event` about `pod`. Failures are logged, not returned: a lost event must not undo
-/// or repeat the state change it describes.
-/// Records `event` about `pod` (a whole or a cached pod: only its identity is read).
+/// Record `event` about `pod` (a whole or a cached pod: only its identity is read). Failures
+/// are logged, not returned: a lost event must not undo or repeat the state change it
+/// describes.
 pub async fn record<K: kube::Resource<DynamicType = ()>>(
     client: &Client,
     pod: &K,

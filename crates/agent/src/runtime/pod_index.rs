@@ -6,12 +6,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
 
-use crate::pod_cache::CachedPod;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 
 use crate::cidr::Ipv4Cidr;
+use crate::pod_cache::CachedPod;
 
 /// One pod as the index sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,8 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, Pod, Taint};
-
-use crate::pod_cache::CachedPod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -23,6 +21,7 @@ use super::{Ctx, api_code, lock};
 use crate::config::SCHEDULER_NAME;
 use crate::error::Result;
 use crate::node_plan::{MAX_PODS, is_ready};
+use crate::pod_cache::CachedPod;
 use crate::pod_plan::{EventType, set_condition};
 use crate::schedule::{self, NodeFacts, PodNeeds};
 

@@ -1,9 +1,9 @@
 //! Table-driven tests of the Endpoints plan.
 
-use crate::cached_pod::CachedPod;
 use serde_json::json;
 
 use super::plan::{OVER_CAPACITY_ANNOTATION, Write, desired, plan};
+use crate::cached_pod::CachedPod;
 use crate::testutil::{pod, service, with};
 
 fn ips(v: &Option<Vec<k8s_openapi::api::core::v1::EndpointAddress>>) -> Vec<String> {

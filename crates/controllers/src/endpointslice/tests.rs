@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Endpoints, Service};
 
-use crate::cached_pod::CachedPod;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde_json::json;
 
 use super::mirror;
 use super::plan::{Snapshot, plan};
 use super::slices::SlicePlan;
+use crate::cached_pod::CachedPod;
 use crate::testutil::{pod, service, with};
 
 fn run(

@@ -1,11 +1,11 @@
 //! Table-driven tests of the ReplicaSet plan.
 
-use crate::cached_pod::CachedPod;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 
 use super::plan::{plan, pod_from_template};
+use crate::cached_pod::CachedPod;
 use crate::testutil::{pod, with};
 
 fn rs(replicas: i32, min_ready: i32) -> ReplicaSet {

@@ -1,11 +1,11 @@
 //! Table-driven tests of the StatefulSet plan.
 
-use crate::cached_pod::CachedPod;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 
 use super::plan::{REVISION_LABEL, plan, update_revision};
+use crate::cached_pod::CachedPod;
 use crate::testutil::{pod, with};
 
 fn set(replicas: i32, policy: &str) -> StatefulSet {
