@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Value, json};
+use store::WatchItem;
 use tokio::sync::mpsc;
 
 use crate::error::{ApiError, Result};
@@ -59,7 +60,7 @@ pub async fn watch(
         }
     };
     let prefix = object::prefix(rt, ns.as_deref());
-    let stream = registry.store.watch(&prefix, from).await;
+    let stream = registry.store.watch_with_progress(&prefix, from).await;
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let encoder = Encoder {
         rt,
@@ -88,7 +89,14 @@ pub async fn watch(
         let mut last_rev = from;
         loop {
             tokio::select! {
-                _ = &mut deadline => return,
+                _ = &mut deadline => {
+                    // Like kube-apiserver, a last bookmark before the watch ends, so the client
+                    // resumes from how far the watch got rather than from its last event.
+                    if bookmarks {
+                        let _ = tx.send(encoder.bookmark(last_rev)).await;
+                    }
+                    return;
+                }
                 _ = cancel.cancelled() => return,
                 _ = tx.closed() => return,
                 _ = ticker.tick(), if bookmarks => {
@@ -99,7 +107,11 @@ pub async fn watch(
                 next = stream.next() => {
                     let Some(next) = next else { return };
                     let event = match next {
-                        Ok(event) => event,
+                        Ok(WatchItem::Event(event)) => event,
+                        Ok(WatchItem::Progress(revision)) => {
+                            last_rev = revision;
+                            continue;
+                        }
                         Err(e) => {
                             let _ = tx.send(encoder.error(&ApiError::from(e))).await;
                             return;

@@ -35,7 +35,7 @@ pub use error::{Error, Result};
 #[cfg(feature = "etcd")]
 pub use etcd::{EtcdConfig, EtcdStore};
 pub use memory::MemoryStore;
-pub use model::{EventKind, KeyValue, ListOptions, ListResult, WatchEvent};
+pub use model::{EventKind, KeyValue, ListOptions, ListResult, WatchEvent, WatchItem};
 pub use redb_store::{EmbeddedConfig, RedbStore};
 
 use async_trait::async_trait;
@@ -49,6 +49,9 @@ pub const DEFAULT_HISTORY: usize = 10_000;
 
 /// A stream of watch events; see [`Store::watch`].
 pub type WatchStream = BoxStream<'static, Result<WatchEvent>>;
+
+/// A stream of watch events and progress; see [`Store::watch_with_progress`].
+pub type ProgressStream = BoxStream<'static, Result<WatchItem>>;
 
 /// Every key under a prefix as of one revision, for backups; see [`Store::export`].
 pub struct Export {
@@ -117,6 +120,21 @@ pub trait Store: Send + Sync + 'static {
     /// `410 Gone`. An `after_revision` newer than the current revision is allowed: the stream
     /// then starts with the first write after it.
     async fn watch(&self, prefix: &str, after_revision: i64) -> Result<WatchStream>;
+
+    /// [`Store::watch`], also telling how far the stream has got when it has yielded every
+    /// event so far and writes to other prefixes moved the store on: a
+    /// [`WatchItem::Progress`] whenever the stream catches up past revisions it had not yet
+    /// reported. Backends that cannot know this without asking a server yield only events (this
+    /// default): etcd 3.4's progress notifications may run ahead of events not yet sent
+    /// (etcd-io/etcd#15220).
+    async fn watch_with_progress(
+        &self,
+        prefix: &str,
+        after_revision: i64,
+    ) -> Result<ProgressStream> {
+        let events = self.watch(prefix, after_revision).await?;
+        Ok(events.map(|item| item.map(WatchItem::Event)).boxed())
+    }
 
     /// The history floor: the oldest revision a watch may still start after. Revisions greater
     /// than it are retained for watch resume.

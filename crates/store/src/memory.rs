@@ -11,7 +11,8 @@ use crate::keys::prefix_range;
 use crate::ops::{Op, plan};
 use crate::watch::Hub;
 use crate::{
-    DEFAULT_HISTORY, EventKind, KeyValue, ListOptions, ListResult, Result, Store, WatchStream,
+    DEFAULT_HISTORY, EventKind, KeyValue, ListOptions, ListResult, ProgressStream, Result, Store,
+    WatchStream,
 };
 
 /// An in-memory store; everything is lost when it is dropped.
@@ -159,6 +160,14 @@ impl Store for MemoryStore {
 
     async fn watch(&self, prefix: &str, after_revision: i64) -> Result<WatchStream> {
         self.hub.watch(prefix, after_revision)
+    }
+
+    async fn watch_with_progress(
+        &self,
+        prefix: &str,
+        after_revision: i64,
+    ) -> Result<ProgressStream> {
+        self.hub.watch_with_progress(prefix, after_revision)
     }
 
     fn compacted_revision(&self) -> i64 {

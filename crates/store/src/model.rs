@@ -55,6 +55,16 @@ pub struct WatchEvent {
     pub prev: Option<KeyValue>,
 }
 
+/// What a progress-reporting watch yields; see [`Store::watch_with_progress`](crate::Store::watch_with_progress).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchItem {
+    Event(WatchEvent),
+    /// Every event under the watched prefix up to this revision has been yielded: a watch
+    /// resumed after it misses nothing. It moves past writes to other prefixes, which is what
+    /// keeps a quiet kind's watchers from falling out of the history (Kubernetes' bookmarks).
+    Progress(i64),
+}
+
 impl WatchEvent {
     /// The revision of the write that produced this event.
     pub fn revision(&self) -> i64 {

@@ -15,9 +15,12 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures::StreamExt;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
-use crate::{Error, Result, WatchEvent, WatchStream};
+use crate::{Error, ProgressStream, Result, WatchEvent, WatchItem, WatchStream};
 
 /// The most recent events, oldest first, at most `capacity` of them.
 #[derive(Debug)]
@@ -141,6 +144,33 @@ impl Hub {
         prefix: &str,
         after_revision: i64,
     ) -> Result<WatchStream> {
+        let items = self.items(prefix, after_revision, false)?;
+        Ok(items
+            .filter_map(|item| {
+                std::future::ready(match item {
+                    Ok(WatchItem::Event(event)) => Some(Ok(event)),
+                    Ok(WatchItem::Progress(_)) => None,
+                    Err(e) => Some(Err(e)),
+                })
+            })
+            .boxed())
+    }
+
+    /// See [`Store::watch_with_progress`](crate::Store::watch_with_progress).
+    pub(crate) fn watch_with_progress(
+        self: &Arc<Self>,
+        prefix: &str,
+        after_revision: i64,
+    ) -> Result<ProgressStream> {
+        self.items(prefix, after_revision, true)
+    }
+
+    fn items(
+        self: &Arc<Self>,
+        prefix: &str,
+        after_revision: i64,
+        progress: bool,
+    ) -> Result<ProgressStream> {
         let inner = self.lock();
         let floor = inner.ring.floor();
         if after_revision < floor {
@@ -165,6 +195,7 @@ impl Hub {
             replay,
             live,
             cursor,
+            reported: progress.then_some(after_revision),
         };
         Ok(futures::stream::unfold(watcher, |mut watcher| async move {
             let item = watcher.next().await?;
@@ -183,15 +214,31 @@ struct Watcher {
     live: Option<broadcast::Receiver<Arc<WatchEvent>>>,
     /// The newest revision this watcher has considered; live events up to it are skipped.
     cursor: i64,
+    /// For a progress-reporting watch: the newest revision yielded, as an event or progress.
+    reported: Option<i64>,
 }
 
 impl Watcher {
-    async fn next(&mut self) -> Option<Result<WatchEvent>> {
+    async fn next(&mut self) -> Option<Result<WatchItem>> {
         if let Some(event) = self.replay.pop_front() {
-            return Some(Ok(WatchEvent::clone(&event)));
+            return Some(Ok(self.yielded(&event)));
         }
         loop {
-            let received = self.live.as_mut()?.recv().await;
+            let live = self.live.as_mut()?;
+            let received = match live.try_recv() {
+                Ok(event) => Ok(event),
+                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                // Caught up: everything up to the cursor has been considered, so this is the
+                // moment progress is true (and reported once, not per skipped event).
+                Err(TryRecvError::Empty) => match self.reported {
+                    Some(reported) if self.cursor > reported => {
+                        self.reported = Some(self.cursor);
+                        return Some(Ok(WatchItem::Progress(self.cursor)));
+                    }
+                    _ => live.recv().await,
+                },
+            };
             match received {
                 Ok(event) => {
                     if event.revision() <= self.cursor {
@@ -199,7 +246,7 @@ impl Watcher {
                     }
                     self.cursor = event.revision();
                     if event.kv.key.starts_with(&self.prefix) {
-                        return Some(Ok(WatchEvent::clone(&event)));
+                        return Some(Ok(self.yielded(&event)));
                     }
                 }
                 Err(RecvError::Lagged(_)) => {
@@ -216,6 +263,13 @@ impl Watcher {
             }
         }
     }
+
+    fn yielded(&mut self, event: &WatchEvent) -> WatchItem {
+        if let Some(reported) = &mut self.reported {
+            *reported = event.revision();
+        }
+        WatchItem::Event(event.clone())
+    }
 }
 
 #[cfg(test)]
@@ -223,6 +277,7 @@ mod tests {
     use super::*;
     use crate::{EventKind, KeyValue};
     use bytes::Bytes;
+    use futures::FutureExt;
 
     fn event(revision: i64, key: &str) -> WatchEvent {
         WatchEvent {
@@ -300,5 +355,65 @@ mod tests {
         let first = stream.next().await.expect("replayed").expect("event");
         assert_eq!(first.revision(), 1);
         assert!(stream.next().await.is_none());
+    }
+
+    fn kinds(items: &[WatchItem]) -> Vec<String> {
+        items
+            .iter()
+            .map(|item| match item {
+                WatchItem::Event(event) => format!("event {}", event.revision()),
+                WatchItem::Progress(revision) => format!("progress {revision}"),
+            })
+            .collect()
+    }
+
+    async fn take(stream: &mut ProgressStream, n: usize) -> Vec<WatchItem> {
+        let mut items = Vec::new();
+        for _ in 0..n {
+            items.push(stream.next().await.expect("item").expect("no error"));
+        }
+        items
+    }
+
+    #[tokio::test]
+    async fn progress_is_reported_once_caught_up_past_other_prefixes() {
+        let hub = Hub::new(10, 0, Vec::new());
+        let mut stream = hub.watch_with_progress("/a", 0).expect("watch");
+        hub.publish([
+            event(1, "/b"),
+            event(2, "/a"),
+            event(3, "/b"),
+            event(4, "/b"),
+        ]);
+        let items = take(&mut stream, 2).await;
+        assert_eq!(kinds(&items), ["event 2", "progress 4"]);
+        assert!(
+            stream.next().now_or_never().is_none(),
+            "nothing more to say"
+        );
+        hub.publish([event(5, "/a")]);
+        assert_eq!(kinds(&take(&mut stream, 1).await), ["event 5"]);
+        assert!(
+            stream.next().now_or_never().is_none(),
+            "no progress past an event"
+        );
+    }
+
+    #[tokio::test]
+    async fn progress_starts_at_the_head_when_the_history_has_nothing_for_the_prefix() {
+        let hub = Hub::new(10, 0, Vec::new());
+        hub.publish([event(1, "/b"), event(2, "/b")]);
+        let mut stream = hub.watch_with_progress("/a", 0).expect("watch");
+        assert_eq!(kinds(&take(&mut stream, 1).await), ["progress 2"]);
+        let mut resumed = hub.watch_with_progress("/a", 2).expect("watch");
+        assert!(resumed.next().now_or_never().is_none());
+    }
+
+    #[tokio::test]
+    async fn plain_watches_yield_no_progress() {
+        let hub = Hub::new(10, 0, Vec::new());
+        let mut stream = hub.watch("/a", 0).expect("watch");
+        hub.publish([event(1, "/b"), event(2, "/b")]);
+        assert!(stream.next().now_or_never().is_none());
     }
 }

@@ -10,7 +10,7 @@
 //! its own dead predecessor's lease to run out.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +36,11 @@ pub struct ServerArgs {
     /// Memory for the embedded store's page cache, in MiB (unused with `--etcd-servers`).
     #[arg(long, default_value_t = store::EmbeddedConfig::default().cache_size >> 20)]
     store_cache_mib: usize,
+    /// How many of the latest writes the embedded store keeps for watches to resume from; a
+    /// watcher further behind is told `410 Gone` and lists again (unused with `--etcd-servers`,
+    /// whose history is kept by compaction).
+    #[arg(long, default_value_t = store::DEFAULT_HISTORY)]
+    watch_history: usize,
     #[command(flatten)]
     dns: dns_cmd::DnsFlags,
     #[command(flatten)]
@@ -223,11 +228,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// The store: etcd if `--etcd-servers` names any, else the embedded file in the data dir.
-async fn open_store(
-    data_dir: &Path,
-    cache_mib: usize,
-    etcd: &EtcdFlags,
-) -> anyhow::Result<Arc<dyn store::Store>> {
+async fn open_store(args: &ServerArgs) -> anyhow::Result<Arc<dyn store::Store>> {
+    let etcd = &args.etcd;
     if !etcd.etcd_servers.is_empty() {
         let servers = etcd.etcd_servers.join(",");
         let store = store::EtcdStore::connect(etcd.config())
@@ -235,9 +237,10 @@ async fn open_store(
             .with_context(|| format!("connecting to etcd at {servers}"))?;
         return Ok(Arc::new(store));
     }
-    let store_path = data_dir.join("store.redb");
+    let store_path = args.data_dir.join("store.redb");
     let config = store::EmbeddedConfig {
-        cache_size: cache_mib.saturating_mul(1 << 20),
+        cache_size: args.store_cache_mib.saturating_mul(1 << 20),
+        history: args.watch_history,
         ..store::EmbeddedConfig::default()
     };
     let store = store::RedbStore::open(&store_path, config)
@@ -281,7 +284,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .filter(|_| !nothing_to_lead);
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data dir {}", args.data_dir.display()))?;
-    let store = open_store(&args.data_dir, args.store_cache_mib, &args.etcd).await?;
+    let store = open_store(&args).await?;
     let mut config = apiserver::Config::new(args.data_dir.clone());
     config.listen = args.listen;
     config.pki_dir = args.tls.pki_dir;

@@ -76,6 +76,74 @@ async fn list_watch_and_apply() -> Result<()> {
     Ok(())
 }
 
+/// A watch of a quiet kind is told how far the store has moved on (a BOOKMARK before it times
+/// out), so a client resuming it after more writes to other kinds than the history holds needs no
+/// new list. Without that, every informer of a quiet kind re-lists each time its watch times out
+/// on a busy server.
+#[tokio::test]
+async fn quiet_watches_are_bookmarked_past_other_kinds_writes() -> Result<()> {
+    let s = Server::start(bin(), &["--watch-history", "50"])?;
+    let client = s.client().await?;
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let listed = services.list(&ListParams::default()).await?;
+    let listed = listed.metadata.resource_version.unwrap_or_default();
+    let mut events = services
+        .watch(&WatchParams::default().timeout(3), &listed)
+        .await?
+        .boxed();
+
+    let maps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let mut last_write = 0_i64;
+    for i in 0..100 {
+        let map: ConfigMap = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("filler-{i}")}, "data": {"i": i.to_string()}
+        }))?;
+        let created = maps.create(&PostParams::default(), &map).await?;
+        last_write = created
+            .metadata
+            .resource_version
+            .unwrap_or_default()
+            .parse()?;
+    }
+
+    let mut bookmarked = None;
+    while let Some(event) =
+        tokio::time::timeout(Duration::from_secs(10), events.try_next()).await??
+    {
+        match event {
+            WatchEvent::Bookmark(b) => bookmarked = Some(b.metadata.resource_version),
+            other => panic!("no Service changed, yet the watch said {other:?}"),
+        }
+    }
+    let bookmarked: i64 = bookmarked
+        .expect("a bookmark before the watch ended")
+        .parse()?;
+    assert!(
+        bookmarked >= last_write,
+        "bookmark {bookmarked} is behind the last write {last_write}"
+    );
+
+    let first_item = |rv: String| {
+        let services = services.clone();
+        async move {
+            let mut stream = services
+                .watch(&WatchParams::default().timeout(1), &rv)
+                .await?
+                .boxed();
+            anyhow::Ok(tokio::time::timeout(Duration::from_secs(10), stream.try_next()).await??)
+        }
+    };
+    match first_item(listed.clone()).await? {
+        Some(WatchEvent::Error(status)) => assert_eq!(status.code, 410, "{status:?}"),
+        other => panic!("the listed revision {listed} should have left the history: {other:?}"),
+    }
+    match first_item(bookmarked.to_string()).await? {
+        Some(WatchEvent::Bookmark(_)) | None => {}
+        other => panic!("resuming from the bookmark {bookmarked}: {other:?}"),
+    }
+    Ok(())
+}
+
 /// Concurrent creates through the API; the server is SIGKILLed while they run. After a restart on
 /// the same data dir every create that got its 201 is there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

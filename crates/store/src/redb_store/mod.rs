@@ -32,8 +32,8 @@ use crate::keys::prefix_range;
 use crate::ops::Op;
 use crate::watch::Hub;
 use crate::{
-    DEFAULT_HISTORY, Error, Export, KeyValue, ListOptions, ListResult, Result, Store, WatchEvent,
-    WatchStream,
+    DEFAULT_HISTORY, Error, Export, KeyValue, ListOptions, ListResult, ProgressStream, Result,
+    Store, WatchEvent, WatchStream,
 };
 
 /// Configuration of [`RedbStore`].
@@ -365,6 +365,14 @@ impl Store for RedbStore {
 
     async fn watch(&self, prefix: &str, after_revision: i64) -> Result<WatchStream> {
         self.hub.watch(prefix, after_revision)
+    }
+
+    async fn watch_with_progress(
+        &self,
+        prefix: &str,
+        after_revision: i64,
+    ) -> Result<ProgressStream> {
+        self.hub.watch_with_progress(prefix, after_revision)
     }
 
     fn compacted_revision(&self) -> i64 {
