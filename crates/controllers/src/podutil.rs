@@ -137,24 +137,22 @@ pub fn labels(meta: &ObjectMeta) -> &BTreeMap<String, String> {
 }
 
 /// The keys of every object in a watch cache.
-pub fn keys<K>(store: &kube::runtime::reflector::Store<K>) -> Vec<(String, String)>
+pub fn keys<K>(cache: &crate::runtime::Cache<K>) -> Vec<(String, String)>
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone + Default,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
 {
-    store.state().iter().map(|o| key_of(o.meta())).collect()
+    cache.all().iter().map(|o| key_of(o.meta())).collect()
 }
 
 /// The cached object at `key` (namespace, name), if the watch cache has it.
 pub fn cached<K>(
-    store: &kube::runtime::reflector::Store<K>,
+    cache: &crate::runtime::Cache<K>,
     key: &(String, String),
 ) -> Option<std::sync::Arc<K>>
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone + Default,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
 {
-    store.get(&kube::runtime::reflector::ObjectRef::new(&key.1).within(&key.0))
+    cache.get(&key.0, &key.1)
 }
 
 /// `namespace/name` for logs and keys.

@@ -27,7 +27,9 @@ struct Facts {
 impl Facts {
     fn of(pod: &CachedPod) -> Facts {
         Facts {
-            key: ObjectRef::from_obj(pod),
+            // Name and namespace only: `from_obj` also copies the uid and resourceVersion,
+            // which keys do not compare, into every one of the index's two keys per pod.
+            key: ObjectRef::new(&pod.name_any()).within(&pod.namespace().unwrap_or_default()),
             node: pod
                 .spec
                 .as_ref()

@@ -18,7 +18,6 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{DeleteParams, PostParams};
-use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client};
 
 use crate::cached_pod::CachedPod;
@@ -54,11 +53,7 @@ fn owned_slices(inf: &Informers, svc: &Service, managed_by: &str) -> Vec<Arc<End
 
 /// Whether the cache shows every slice we created or deleted for `key`.
 fn caught_up(exp: &Expectations<ServiceKey>, inf: &Informers, key: &ServiceKey) -> bool {
-    exp.satisfied(key, |name| {
-        inf.slices
-            .get(&ObjectRef::new(name).within(&key.0))
-            .is_some()
-    })
+    exp.satisfied(key, |name| inf.slices.get(&key.0, name).is_some())
 }
 
 async fn apply_plan(
@@ -185,7 +180,7 @@ impl Reconciler for SliceController {
                 let node = Some(name.as_str());
                 self.inf
                     .pods
-                    .state()
+                    .all()
                     .iter()
                     .filter(|p| podutil::node_name(p) == node)
                     .flat_map(|p| self.services_for_pod(p))
@@ -199,7 +194,7 @@ impl Reconciler for SliceController {
                 *zones = self
                     .inf
                     .nodes
-                    .state()
+                    .all()
                     .iter()
                     .map(|n| {
                         let zone = podutil::labels(&n.metadata).get(plan::ZONE_LABEL).cloned();
@@ -244,7 +239,7 @@ impl Reconciler for SliceController {
                 .pods
                 .in_namespace(svc.metadata.namespace.as_deref().unwrap_or_default());
             let node_zone = |name: &str| {
-                let node = self.inf.nodes.get(&ObjectRef::new(name))?;
+                let node = self.inf.nodes.get("", name)?;
                 Some(
                     podutil::labels(&node.metadata)
                         .get(plan::ZONE_LABEL)

@@ -17,7 +17,6 @@ use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource};
 
 use crate::runtime::{Action, Cache, Change, Informers, Obj, Reconciler};
@@ -101,7 +100,7 @@ fn metas_where<K: Resource<DynamicType = ()> + Clone + 'static>(
 ) -> Vec<ObjectMeta> {
     let objects = match ns {
         Some(ns) => cache.in_namespace(ns),
-        None => cache.state(),
+        None => cache.all(),
     };
     objects
         .iter()
@@ -110,14 +109,12 @@ fn metas_where<K: Resource<DynamicType = ()> + Clone + 'static>(
         .collect()
 }
 
-fn get_of<K: Resource<DynamicType = ()> + Clone>(
-    store: &Store<K>,
+fn get_of<K: Resource<DynamicType = ()>>(
+    cache: &Cache<K>,
     ns: &str,
     name: &str,
 ) -> Option<ObjectMeta> {
-    store
-        .get(&ObjectRef::new(name).within(ns))
-        .map(|o| o.meta().clone())
+    cache.get(ns, name).map(|o| o.meta().clone())
 }
 
 pub struct GarbageCollector {

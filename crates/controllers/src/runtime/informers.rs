@@ -11,7 +11,6 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Endpoints, Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
@@ -19,7 +18,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::cache::Cache;
+use super::cache::{self, Cache};
 use crate::cached_pod::CachedPod;
 
 /// The kinds the controllers cache.
@@ -175,7 +174,7 @@ impl Informers {
     /// Wait until every cache has completed its first list. Controllers must not act before:
     /// an empty cache would look like "no pods yet" and cause duplicate creates after a restart.
     pub async fn wait_ready(&self) -> crate::Result<()> {
-        let r = tokio::try_join!(
+        tokio::try_join!(
             self.pods.wait_until_ready(),
             self.services.wait_until_ready(),
             self.endpoints.wait_until_ready(),
@@ -184,8 +183,8 @@ impl Informers {
             self.replicasets.wait_until_ready(),
             self.deployments.wait_until_ready(),
             self.statefulsets.wait_until_ready(),
-        );
-        r.map(|_| ()).map_err(|_| crate::Error::NotReady)
+        )
+        .map(|_| ())
     }
 }
 
@@ -208,19 +207,14 @@ fn watch_kind<K>(
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    let (reader, writer) = reflector::store();
-    let cache = Cache::new(reader);
-    let index = cache.clone();
+    let (cache, mut writer) = cache::cache();
     let api: Api<K> = Api::all(client.clone());
     let changes = changes.clone();
     let shutdown = shutdown.clone();
     spawn(tokio::spawn(async move {
-        // The reflector applies each event to the cache before yielding it, so a controller
-        // woken by a change always reads a cache that already contains it.
         // Objects are cached without what no controller reads (`slim`).
         let stream = watcher(api, watcher::Config::default())
             .modify(slim)
-            .reflect(writer)
             .default_backoff();
         let mut stream = std::pin::pin!(stream);
         loop {
@@ -228,24 +222,36 @@ where
                 _ = shutdown.cancelled() => return,
                 e = stream.next() => e,
             };
-            let change = match event {
+            let event = match event {
                 None => return,
                 Some(Err(e)) => {
                     tracing::warn!(?kind, error = %e, "watch failed; retrying with backoff");
                     continue;
                 }
-                Some(Ok(watcher::Event::Apply(o))) => Change::Applied(wrap(index.applied(o))),
-                Some(Ok(watcher::Event::Delete(o))) => {
-                    index.deleted(&o);
+                Some(Ok(event)) => event,
+            };
+            // Each event is applied to the cache before it is announced, so a controller
+            // woken by a change always reads a cache that already contains it.
+            let change = match event {
+                watcher::Event::Apply(o) => Change::Applied(wrap(writer.applied(o))),
+                watcher::Event::Delete(o) => {
+                    writer.deleted(&o);
                     Change::Deleted(wrap(Arc::new(o)))
                 }
-                Some(Ok(watcher::Event::InitDone)) => {
-                    index.resynced();
+                watcher::Event::InitDone => {
+                    writer.listed();
                     Change::Resynced(kind)
                 }
-                // The cache swaps in a re-list at `InitDone`, so the objects of a list are
-                // announced all at once by `Resynced`.
-                Some(Ok(watcher::Event::Init | watcher::Event::InitApply(_))) => continue,
+                // A re-list is swapped in at `InitDone`, so its objects are announced all at
+                // once by `Resynced`.
+                watcher::Event::Init => {
+                    writer.listing();
+                    continue;
+                }
+                watcher::Event::InitApply(o) => {
+                    writer.listed_one(o);
+                    continue;
+                }
             };
             // No subscriber yet is fine: controllers resync on start.
             let _ = changes.send(change);
