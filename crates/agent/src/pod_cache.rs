@@ -58,6 +58,15 @@ impl CachedPod {
             deletion_timestamp: meta.deletion_timestamp,
             ..ObjectMeta::default()
         };
+        // Decoding leaves room for 4 in a Vec of 1 or 2.
+        if let Some(spec) = &mut self.spec {
+            if let Some(tolerations) = &mut spec.tolerations {
+                tolerations.shrink_to_fit();
+            }
+            if let Some(gates) = &mut spec.scheduling_gates {
+                gates.shrink_to_fit();
+            }
+        }
     }
 }
 

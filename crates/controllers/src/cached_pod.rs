@@ -59,16 +59,25 @@ impl CachedPod {
     pub fn slim(&mut self) {
         self.metadata.managed_fields = None;
         self.metadata.annotations = None;
+        // Each kept Vec is shrunk: decoding grows it from 4 slots by doubling, and `retain`
+        // keeps the capacity, so the one Ready condition of five held 8 conditions' room
+        // (~1.3 KB a pod).
         if let Some(spec) = &mut self.spec {
             spec.containers.retain_mut(|c| {
                 if let Some(ports) = &mut c.ports {
                     ports.retain(|p| p.name.is_some());
+                    ports.shrink_to_fit();
                 }
                 c.ports.as_ref().is_some_and(|p| !p.is_empty())
             });
+            spec.containers.shrink_to_fit();
         }
         if let Some(conditions) = self.status.as_mut().and_then(|s| s.conditions.as_mut()) {
             conditions.retain(|c| c.type_ == "Ready");
+            conditions.shrink_to_fit();
+        }
+        if let Some(ips) = self.status.as_mut().and_then(|s| s.pod_ips.as_mut()) {
+            ips.shrink_to_fit();
         }
     }
 }
@@ -173,6 +182,12 @@ mod tests {
         assert_eq!(spec.containers[0].ports.as_ref().unwrap().len(), 1);
         let status = pod.status.as_ref().unwrap();
         assert_eq!(status.conditions.as_ref().unwrap().len(), 1);
+        assert_eq!(
+            status.conditions.as_ref().unwrap().capacity(),
+            1,
+            "no room kept"
+        );
+        assert_eq!(spec.containers.capacity(), 1);
         assert_eq!(pod.metadata.annotations, None);
         assert_eq!(pod.metadata.managed_fields, None);
     }

@@ -102,7 +102,7 @@ impl Informers {
             client,
             Kind::Endpoints,
             Obj::Endpoints,
-            drop_managed_fields,
+            slim_endpoints,
             &changes,
             shutdown,
             &mut spawn,
@@ -111,7 +111,7 @@ impl Informers {
             client,
             Kind::EndpointSlice,
             Obj::EndpointSlice,
-            drop_managed_fields,
+            slim_slice,
             &changes,
             shutdown,
             &mut spawn,
@@ -193,6 +193,29 @@ impl Informers {
 /// most of a cached object's memory.
 fn drop_managed_fields<K: Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
+}
+
+/// Endpoints as [`drop_managed_fields`] leaves them, each list shrunk to its length: decoding
+/// grows a Vec by doubling, so an address list held up to twice its addresses' room.
+fn slim_endpoints(endpoints: &mut Endpoints) {
+    drop_managed_fields(endpoints);
+    for subset in endpoints.subsets.iter_mut().flatten() {
+        for list in [&mut subset.addresses, &mut subset.not_ready_addresses] {
+            list.iter_mut().for_each(Vec::shrink_to_fit);
+        }
+        subset.ports.iter_mut().for_each(Vec::shrink_to_fit);
+    }
+}
+
+/// An EndpointSlice as [`drop_managed_fields`] leaves it, its lists shrunk as in
+/// [`slim_endpoints`].
+fn slim_slice(slice: &mut EndpointSlice) {
+    drop_managed_fields(slice);
+    slice.endpoints.shrink_to_fit();
+    for endpoint in &mut slice.endpoints {
+        endpoint.addresses.shrink_to_fit();
+    }
+    slice.ports.iter_mut().for_each(Vec::shrink_to_fit);
 }
 
 fn watch_kind<K>(
