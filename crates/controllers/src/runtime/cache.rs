@@ -137,7 +137,10 @@ impl<K: Resource> CacheWriter<K> {
 
     /// The list is complete: it replaces the cache's contents whole.
     pub fn listed(&mut self) {
-        *self.write() = self.relisting.take().unwrap_or_default();
+        let listed = self.relisting.take().unwrap_or_default();
+        let replaced = std::mem::replace(&mut *self.write(), listed);
+        // Dropped after the lock is released: freeing a large list need not block readers.
+        drop(replaced);
         self.ready.send_replace(true);
     }
 

@@ -199,6 +199,7 @@ fn drop_managed_fields<K: Resource>(object: &mut K) {
 /// grows a Vec by doubling, so an address list held up to twice its addresses' room.
 fn slim_endpoints(endpoints: &mut Endpoints) {
     drop_managed_fields(endpoints);
+    endpoints.subsets.iter_mut().for_each(Vec::shrink_to_fit);
     for subset in endpoints.subsets.iter_mut().flatten() {
         for list in [&mut subset.addresses, &mut subset.not_ready_addresses] {
             list.iter_mut().for_each(Vec::shrink_to_fit);
