@@ -1,12 +1,14 @@
 //! [`RedbStore`]: the embedded backend, one redb file.
 //!
-//! Writes go through a single writer thread that group-commits durably (see `writer`); reads
-//! run redb read transactions on tokio's blocking pool, concurrently with the writer; watches are
-//! served from the in-memory [`Hub`], whose history is reloaded from the persistent change log
-//! on open. It must never acknowledge a write before its transaction is durably committed.
+//! Writes go through a single writer thread that group-commits (see `writer`), durable through
+//! a write-ahead log beside the file (see `wal`) and checkpointed into the file; reads run redb
+//! read transactions on tokio's blocking pool, concurrently with the writer; watches are served
+//! from the in-memory [`Hub`], whose history is reloaded from the persistent change log on
+//! open. It must never acknowledge a write, nor let a reader see one, before it is on disk.
 
 pub(crate) mod snapshot;
 mod tables;
+mod wal;
 mod writer;
 
 #[cfg(test)]
@@ -15,6 +17,7 @@ mod tests;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -24,16 +27,18 @@ use redb::{
 use tokio::sync::{mpsc, oneshot};
 
 use self::tables::{
-    CHANGELOG, CHANGELOG_V1, FORMAT_VERSION, FORMAT_VERSION_V1, META, META_FORMAT, META_REVISION,
-    OBJECTS, decode_events, encode_event, from_redb, log_event, object_kv,
+    CHANGELOG, CHANGELOG_V1, FORMAT_VERSION, FORMAT_VERSION_V1, FORMAT_VERSION_V2, META,
+    META_FORMAT, META_REVISION, META_WAL_EPOCH, OBJECTS, decode_events, encode_event, from_redb,
+    log_event, object_kv, object_row,
 };
+use self::wal::{Record, Wal};
 use self::writer::{Command, Writer};
 use crate::keys::prefix_range;
 use crate::ops::Op;
 use crate::watch::Hub;
 use crate::{
-    DEFAULT_HISTORY, Error, Export, KeyValue, ListOptions, ListResult, ProgressStream, Result,
-    Store, WatchEvent, WatchStream,
+    DEFAULT_HISTORY, Error, EventKind, Export, KeyValue, ListOptions, ListResult, ProgressStream,
+    Result, Store, WatchEvent, WatchStream,
 };
 
 /// Configuration of [`RedbStore`].
@@ -62,10 +67,19 @@ pub struct EmbeddedConfig {
     /// 17.2k/s against 15.3k and 16.4k/s, alternating runs) for 100 MB less RSS. The objects
     /// a list or get reads beyond it come from the OS page cache instead.
     pub cache_size: usize,
+    /// The longest time between durable commits of the store file; between them writes are
+    /// durable in the write-ahead log, which a restart replays. Default 1 s: each checkpoint
+    /// writes and fsyncs the pages changed since the last one, a pause of the writer that a
+    /// longer interval makes rarer and longer; a restart replays at most this long's writes.
+    pub checkpoint_interval: Duration,
 }
 
 /// The default [`EmbeddedConfig::cache_size`].
 const DEFAULT_CACHE_SIZE: usize = 32 << 20;
+
+/// A log this large is checkpointed before the interval is up, bounding the replay after a
+/// crash and the log file's size.
+const CHECKPOINT_BYTES: u64 = 64 << 20;
 
 impl Default for EmbeddedConfig {
     fn default() -> Self {
@@ -74,6 +88,7 @@ impl Default for EmbeddedConfig {
             max_batch: 1024,
             quick_repair: false,
             cache_size: DEFAULT_CACHE_SIZE,
+            checkpoint_interval: Duration::from_secs(1),
         }
     }
 }
@@ -94,14 +109,14 @@ pub struct RedbStore {
 
 impl RedbStore {
     /// Opens the store in the file at `path`, creating it if it does not exist, and starts the
-    /// writer. Blocks while it loads the retained change log.
+    /// writer. Blocks while it replays the write-ahead log and loads the retained change log.
     pub fn open(path: &Path, config: EmbeddedConfig) -> Result<Self> {
         let history = config.history.max(1);
         let db = Database::builder()
             .set_cache_size(config.cache_size)
             .create(path)
             .map_err(from_redb)?;
-        let revision = prepare(&db, history)?;
+        let (revision, wal) = recover(&db, path, history)?;
         let events = load_history(&db, revision, history)?;
         let hub = Hub::new(history, revision, events);
         let db = Arc::new(db);
@@ -114,6 +129,11 @@ impl RedbStore {
             history,
             max_batch: config.max_batch.max(1),
             quick_repair: config.quick_repair,
+            wal,
+            checkpoint_interval: config.checkpoint_interval,
+            checkpoint_bytes: CHECKPOINT_BYTES,
+            last_checkpoint: Instant::now(),
+            failed: None,
         }
         .spawn()?;
         tracing::debug!(path = %path.display(), revision, "opened embedded store");
@@ -189,18 +209,89 @@ fn writer_stopped() -> Error {
     Error::Unavailable("store writer stopped".into())
 }
 
-/// Creates the tables of a new file, checks the format of an existing one (converting the
-/// change log of format 1), trims its change log to `history` (which may have shrunk since the
-/// last run) and returns the current revision.
-fn prepare(db: &Database, history: usize) -> Result<i64> {
+/// Brings the store file at `path` up to date: prepares it, replays into it (durably) the
+/// batches its write-ahead log holds beyond its revision, and empties the log. Returns the
+/// revision and the log, ready for appends.
+fn recover(db: &Database, path: &Path, history: usize) -> Result<(i64, Wal)> {
+    let (revision, epoch) = prepare(db, history)?;
+    let (mut wal, records) = Wal::open(&Wal::path_for(path), epoch)?;
+    let replayed = replay(db, revision, records, history)?;
+    if replayed != revision {
+        tracing::info!(
+            from = revision,
+            to = replayed,
+            "replayed the store's write-ahead log"
+        );
+    }
+    wal.reset()?;
+    Ok((replayed, wal))
+}
+
+/// Applies the logged batches that follow `revision`, in one durable transaction, and returns
+/// the new revision. Batches at or before it were checkpointed already. Replay stops at a batch
+/// that does not follow on (a stale record past the end of the current log).
+fn replay(db: &Database, revision: i64, records: Vec<Record>, history: usize) -> Result<i64> {
+    let mut current = revision;
     let mut txn = db.begin_write().map_err(from_redb)?;
     txn.set_durability(Durability::Immediate)
         .map_err(from_redb)?;
-    let revision = {
+    for record in records {
+        if record.last_revision <= current {
+            continue;
+        }
+        let events = decode_events(record.last_revision, &record.payload)?;
+        if events.first().map(WatchEvent::revision) != Some(current + 1) {
+            break;
+        }
+        {
+            let mut objects = txn.open_table(OBJECTS).map_err(from_redb)?;
+            for event in &events {
+                let key = event.kv.key.as_str();
+                match event.kind {
+                    EventKind::Created | EventKind::Modified => {
+                        objects
+                            .insert(key, object_row(&event.kv))
+                            .map_err(from_redb)?;
+                    }
+                    EventKind::Deleted => {
+                        objects.remove(key).map_err(from_redb)?;
+                    }
+                }
+            }
+        }
+        txn.open_table(CHANGELOG)
+            .map_err(from_redb)?
+            .insert(record.last_revision, record.payload.as_slice())
+            .map_err(from_redb)?;
+        current = record.last_revision;
+    }
+    if current == revision {
+        txn.abort().map_err(from_redb)?;
+        return Ok(revision);
+    }
+    writer::record_revision(&txn, current, history)?;
+    txn.commit().map_err(from_redb)?;
+    Ok(current)
+}
+
+/// Creates the tables of a new file, checks the format of an existing one (converting older
+/// ones), trims its change log to `history` (which may have shrunk since the last run) and
+/// returns the current revision and the epoch that marks this file's write-ahead log.
+fn prepare(db: &Database, history: usize) -> Result<(i64, i64)> {
+    let mut txn = db.begin_write().map_err(from_redb)?;
+    txn.set_durability(Durability::Immediate)
+        .map_err(from_redb)?;
+    let (revision, epoch) = {
         let mut meta = txn.open_table(META).map_err(from_redb)?;
         let format = meta.get(META_FORMAT).map_err(from_redb)?.map(|v| v.value());
         match format {
             Some(FORMAT_VERSION) => {}
+            // Format 3 only adds the log epoch (below), and its number keeps older builds,
+            // which would ignore the log, from opening a file whose latest writes are there.
+            Some(FORMAT_VERSION_V2) => {
+                meta.insert(META_FORMAT, FORMAT_VERSION)
+                    .map_err(from_redb)?;
+            }
             Some(FORMAT_VERSION_V1) => {
                 convert_v1_log(&txn)?;
                 meta.insert(META_FORMAT, FORMAT_VERSION)
@@ -220,13 +311,36 @@ fn prepare(db: &Database, history: usize) -> Result<i64> {
             .get(META_REVISION)
             .map_err(from_redb)?
             .map(|v| v.value());
-        revision.unwrap_or(0)
+        let epoch = meta
+            .get(META_WAL_EPOCH)
+            .map_err(from_redb)?
+            .map(|v| v.value());
+        let epoch = match epoch {
+            Some(epoch) => epoch,
+            None => {
+                let epoch = new_epoch()?;
+                meta.insert(META_WAL_EPOCH, epoch).map_err(from_redb)?;
+                epoch
+            }
+        };
+        (revision.unwrap_or(0), epoch)
     };
     txn.open_table(OBJECTS).map_err(from_redb)?;
     txn.open_table(CHANGELOG).map_err(from_redb)?;
     writer::record_revision(&txn, revision, history)?;
     txn.commit().map_err(from_redb)?;
-    Ok(revision)
+    Ok((revision, epoch))
+}
+
+/// A random log epoch: a log written for another file (the one a restore replaced) must not
+/// pass for this file's.
+fn new_epoch() -> Result<i64> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::Unavailable("no randomness for the store's log epoch".into()))?;
+    Ok(i64::from_le_bytes(bytes))
 }
 
 /// Rewrites a format 1 change log (a row per event) as one batch row.

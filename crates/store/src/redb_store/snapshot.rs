@@ -22,6 +22,7 @@ use super::tables::{
     CHANGELOG, FORMAT_VERSION, META, META_FORMAT, META_REVISION, OBJECTS, from_redb, object_kv,
     object_row,
 };
+use super::wal::Wal;
 use crate::keys::prefix_range;
 use crate::{Error, Export, KeyValue, Result};
 
@@ -150,21 +151,35 @@ pub(crate) async fn export_file(
         return Err(OpenFailure::Missing);
     }
     let other = |e: redb::TransactionError| OpenFailure::Other(from_redb(e));
-    let exported = match ReadOnlyDatabase::open(path) {
-        Ok(db) => {
+    // A log with batches in it (its server crashed) must be replayed first, which needs the
+    // file writable; so does the repair a crashed file needs.
+    let read_only = log_is_empty(path).then(|| ReadOnlyDatabase::open(path));
+    let exported = match read_only {
+        Some(Ok(db)) => {
             let txn = redb::ReadableDatabase::begin_read(&db).map_err(other)?;
             export(db, txn, prefix).await
         }
-        // A store whose server crashed needs the repair its next start would do; a read-only
-        // open cannot write it, so open it as the server would.
-        Err(DatabaseError::RepairAborted) => {
-            let db = Database::open(path).map_err(open_failure)?;
+        None | Some(Err(DatabaseError::RepairAborted)) => {
+            let db = open_recovered(path)?;
             let txn = redb::ReadableDatabase::begin_read(&db).map_err(other)?;
             export(db, txn, prefix).await
         }
-        Err(e) => return Err(open_failure(e)),
+        Some(Err(e)) => return Err(open_failure(e)),
     };
     exported.map_err(OpenFailure::Other)
+}
+
+fn log_is_empty(path: &Path) -> bool {
+    std::fs::metadata(Wal::path_for(path)).map_or(true, |log| log.len() == 0)
+}
+
+/// Opens the existing store file at `path` for writing and replays its write-ahead log into it,
+/// so that it holds every acknowledged write; the change log is not trimmed.
+fn open_recovered(path: &Path) -> std::result::Result<Database, OpenFailure> {
+    let db = Database::open(path).map_err(open_failure)?;
+    let (_, log) = super::recover(&db, path, usize::MAX).map_err(OpenFailure::Other)?;
+    log.remove().map_err(OpenFailure::Other)?;
+    Ok(db)
 }
 
 /// The store file at `path`, held open (so no server starts on it) while a restore replaces
@@ -179,7 +194,7 @@ pub(crate) fn hold(path: &Path) -> std::result::Result<Held, OpenFailure> {
     if !path.exists() {
         return Err(OpenFailure::Missing);
     }
-    let db = Database::open(path).map_err(open_failure)?;
+    let db = open_recovered(path)?;
     let txn =
         redb::ReadableDatabase::begin_read(&db).map_err(|e| OpenFailure::Other(from_redb(e)))?;
     let keys = match txn.open_table(OBJECTS) {

@@ -8,9 +8,12 @@
 //!   (whole batches, so up to a batch more), so that watches resume across restarts. One row
 //!   per committed batch, not per event: a B-tree insert of a ~1 KiB row costs about as much
 //!   CPU as the rest of the store write, and a batch row is one insert of many events.
-//! - `meta`: "revision" -> the revision of the last write; "format" -> the layout version
+//! - `meta`: "revision" -> the revision of the last write; "format" -> the layout version;
+//!   "wal_epoch" -> the random mark of this file's write-ahead log records
 //!
-//! Format 1 kept one `changelog` row per event; opening such a file converts it.
+//! Format 1 kept one `changelog` row per event; opening such a file converts it. Format 2 had
+//! no write-ahead log; opening it adds the epoch. The file holds the store as of its last
+//! checkpoint; the write-ahead log beside it holds the batches since.
 
 use bytes::Bytes;
 use redb::TableDefinition;
@@ -33,9 +36,13 @@ pub(super) const META: TableDefinition<&str, i64> = TableDefinition::new("meta")
 
 pub(super) const META_REVISION: &str = "revision";
 pub(super) const META_FORMAT: &str = "format";
-pub(super) const FORMAT_VERSION: i64 = 2;
+/// The random number that marks this file's write-ahead log records (see `wal`).
+pub(super) const META_WAL_EPOCH: &str = "wal_epoch";
+pub(super) const FORMAT_VERSION: i64 = 3;
 /// The format whose change log [`super::prepare`] converts.
 pub(super) const FORMAT_VERSION_V1: i64 = 1;
+/// The format before the write-ahead log: the same tables, without the log epoch.
+pub(super) const FORMAT_VERSION_V2: i64 = 2;
 
 const KIND_CREATED: u8 = 1;
 const KIND_MODIFIED: u8 = 2;

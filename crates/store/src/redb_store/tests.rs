@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -159,10 +160,141 @@ fn a_file_that_is_not_a_store_is_refused() {
     assert!(RedbStore::open(&path, EmbeddedConfig::default()).is_err());
 }
 
+// ---- write-ahead log ----
+
+/// The epoch of the store file at `path` (closed).
+fn log_epoch(path: &Path) -> i64 {
+    use redb::ReadableDatabase;
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let meta = txn.open_table(super::tables::META).unwrap();
+    let epoch = meta.get(super::tables::META_WAL_EPOCH).unwrap().unwrap();
+    epoch.value()
+}
+
+/// Appends batches to the closed store's log as a writer killed before its next checkpoint
+/// would have left them.
+fn append_to_log(path: &Path, batches: &[&[crate::WatchEvent]]) {
+    let (mut wal, _) =
+        super::wal::Wal::open(&super::wal::Wal::path_for(path), log_epoch(path)).unwrap();
+    for batch in batches {
+        let mut row = Vec::new();
+        for event in *batch {
+            super::tables::encode_event(&mut row, event);
+        }
+        wal.append(batch.last().unwrap().revision(), &row).unwrap();
+    }
+}
+
+fn created(key: &str, revision: i64) -> crate::WatchEvent {
+    crate::ops::plan(
+        key,
+        None,
+        crate::ops::Op::Create(Bytes::from(key.to_owned())),
+        revision,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn opening_replays_the_logged_batches_after_the_files_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let store = open(&path, 100);
+    store.create("/a", Bytes::from_static(b"a")).await.unwrap();
+    drop(store);
+    // Revision 1 is in the file; a stale copy of it, then two batches that follow on, then one
+    // that does not (a leftover from before a checkpoint) are in the log.
+    let stale = created("/a", 1);
+    let deleted = crate::ops::plan(
+        "/b",
+        Some(created("/b", 2).kv),
+        crate::ops::Op::Delete {
+            expected_mod_revision: None,
+        },
+        4,
+    )
+    .unwrap();
+    append_to_log(
+        &path,
+        &[
+            &[stale],
+            &[created("/b", 2), created("/c", 3)],
+            &[deleted],
+            &[created("/gap", 9)],
+        ],
+    );
+
+    let store = open(&path, 100);
+    assert_eq!(store.current_revision().await.unwrap(), 4);
+    let keys: Vec<String> = store
+        .list("/", ListOptions::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|kv| kv.key)
+        .collect();
+    assert_eq!(keys, ["/a", "/c"]);
+    // The replayed batches are in the watch history, and writes go on from them.
+    let mut watch = store.watch("/", 1).await.unwrap();
+    for revision in 2..=4 {
+        assert_eq!(watch.next().await.unwrap().unwrap().revision(), revision);
+    }
+    let next = store.create("/d", Bytes::from_static(b"d")).await.unwrap();
+    assert_eq!(next.mod_revision, 5);
+    drop((watch, store));
+    // Replayed once, and a clean close leaves no log: the file holds everything.
+    assert!(!super::wal::Wal::path_for(&path).exists());
+    let store = open(&path, 100);
+    assert_eq!(store.current_revision().await.unwrap(), 5);
+}
+
+#[tokio::test]
+async fn a_log_left_by_another_store_file_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    drop(open(&path, 100));
+    append_to_log(&path, &[&[created("/mine", 1)]]);
+    // The file is replaced (as a restore does) by one with its own epoch.
+    std::fs::remove_file(&path).unwrap();
+    drop(open(&path, 100));
+    let store = open(&path, 100);
+    assert_eq!(store.current_revision().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_file_of_format_2_opens_and_gets_a_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let store = open(&path, 100);
+    store.create("/a", Bytes::from_static(b"a")).await.unwrap();
+    drop(store);
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(super::tables::META).unwrap();
+            meta.insert(super::tables::META_FORMAT, super::tables::FORMAT_VERSION_V2)
+                .unwrap();
+            meta.remove(super::tables::META_WAL_EPOCH).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let store = open(&path, 100);
+    assert!(store.get("/a").await.unwrap().is_some());
+    store.create("/b", Bytes::from_static(b"b")).await.unwrap();
+    drop(store);
+    log_epoch(&path);
+}
+
 // ---- crash test ----
 
 /// Set (to a file path) in the environment of the child process of the crash test.
 const CRASH_CHILD_ENV: &str = "STORE_CRASH_CHILD_PATH";
+/// The child's checkpoint interval in ms: odd trials checkpoint every few ms, so the kill lands
+/// among checkpoints; even ones at the default, so it lands before the first.
+const CRASH_CHECKPOINT_ENV: &str = "STORE_CRASH_CHILD_CHECKPOINT_MS";
 const CRASH_CHILD_TEST: &str = "redb_store::tests::crash_child";
 const CRASH_TRIALS: usize = 5;
 
@@ -182,9 +314,16 @@ fn crash_child() {
         .enable_all()
         .build()
         .unwrap();
+    let checkpoint_ms = std::env::var(CRASH_CHECKPOINT_ENV)
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or(1000);
+    let config = EmbeddedConfig {
+        checkpoint_interval: Duration::from_millis(checkpoint_ms),
+        ..EmbeddedConfig::default()
+    };
     runtime.block_on(async move {
-        let store: Arc<dyn Store> =
-            Arc::new(RedbStore::open(&path, EmbeddedConfig::default()).unwrap());
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&path, config).unwrap());
         let writers: Vec<_> = (0..16)
             .map(|task| {
                 let store = Arc::clone(&store);
@@ -220,7 +359,8 @@ async fn acknowledged_writes_survive_kill_9() {
         let rounds = 1 + trial % 2;
         for round in 0..rounds {
             let wait_for = 100 + 150 * trial + round * 50;
-            acknowledged.extend(crash_child_run(&path, wait_for));
+            let checkpoint_ms = if trial % 2 == 1 { 3 } else { 1000 };
+            acknowledged.extend(crash_child_run(&path, wait_for, checkpoint_ms));
         }
         assert!(!acknowledged.is_empty());
 
@@ -255,7 +395,7 @@ async fn acknowledged_writes_survive_kill_9() {
 
 /// Runs the crash child on `path` until it acknowledged `wait_for` writes, kills it, and returns
 /// every key it acknowledged (including those printed between the read and the kill).
-fn crash_child_run(path: &Path, wait_for: usize) -> Vec<String> {
+fn crash_child_run(path: &Path, wait_for: usize, checkpoint_ms: u64) -> Vec<String> {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             CRASH_CHILD_TEST,
@@ -264,6 +404,7 @@ fn crash_child_run(path: &Path, wait_for: usize) -> Vec<String> {
             "--test-threads=1",
         ])
         .env(CRASH_CHILD_ENV, path)
+        .env(CRASH_CHECKPOINT_ENV, checkpoint_ms.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -1,13 +1,20 @@
 //! The single writer of the embedded store, on its own thread.
 //!
 //! It group-commits: it takes every queued command (up to `max_batch`), applies them in one redb
-//! write transaction, commits durably (one fsync for the whole batch), publishes the events to
-//! the watch hub and only then acknowledges each caller. A command whose precondition fails
-//! fails alone; a storage failure fails the whole batch, because the outcome of every command in
-//! it may depend on the ones before it.
+//! write transaction, appends the batch's events to the write-ahead log and syncs it (one
+//! fdatasync for the whole batch), commits the transaction without an fsync, publishes the
+//! events to the watch hub and only then acknowledges each caller. Readers therefore never see a
+//! write that is not yet durable. At most every `checkpoint_interval` a durable redb commit
+//! makes the store file itself current and empties the log.
+//!
+//! A command whose precondition fails fails alone; a storage failure before the log append
+//! fails the whole batch, because the outcome of every command in it may depend on the ones
+//! before it. A failure from the log append on stops the writer for good: the batch may or may
+//! not be on disk, and only recovery (reopening the store) can tell.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use redb::{Database, Durability, ReadableTable, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
@@ -15,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::tables::{
     CHANGELOG, META, META_REVISION, OBJECTS, encode_event, from_redb, object_kv, object_row,
 };
+use super::wal::Wal;
 use crate::ops::{Op, plan};
 use crate::watch::Hub;
 use crate::{Error, EventKind, KeyValue, Result, WatchEvent};
@@ -35,6 +43,12 @@ pub(super) struct Writer {
     pub(super) history: usize,
     pub(super) max_batch: usize,
     pub(super) quick_repair: bool,
+    pub(super) wal: Wal,
+    pub(super) checkpoint_interval: Duration,
+    pub(super) checkpoint_bytes: u64,
+    pub(super) last_checkpoint: Instant,
+    /// Set when a write may have reached the log but not the store: every later command fails.
+    pub(super) failed: Option<Error>,
 }
 
 impl Writer {
@@ -57,10 +71,25 @@ impl Writer {
                 }
             }
             self.commit(std::mem::take(&mut batch));
+            self.checkpoint_if_due();
+        }
+        if self.failed.is_none() {
+            self.checkpoint();
+        }
+        if self.failed.is_none()
+            && let Err(error) = self.wal.remove()
+        {
+            tracing::warn!(%error, "the store closed cleanly but left its log file");
         }
     }
 
     fn commit(&mut self, batch: Vec<Command>) {
+        if let Some(failed) = &self.failed {
+            for command in batch {
+                let _ = command.reply.send(Err(failed.clone()));
+            }
+            return;
+        }
         let applied = self.apply(&batch);
         let outcomes = match applied {
             Ok((outcomes, revision)) => {
@@ -92,13 +121,11 @@ impl Writer {
         }
     }
 
-    /// Applies `batch` in one durable transaction. Returns each command's outcome and the new
-    /// revision, or the storage error that aborted the whole transaction.
-    fn apply(&self, batch: &[Command]) -> Result<(Vec<Result<WatchEvent>>, i64)> {
+    /// Applies `batch` in one transaction, made durable by the log. Returns each command's
+    /// outcome and the new revision, or the storage error that aborted the whole transaction.
+    fn apply(&mut self, batch: &[Command]) -> Result<(Vec<Result<WatchEvent>>, i64)> {
         let mut txn = self.db.begin_write().map_err(from_redb)?;
-        txn.set_durability(Durability::Immediate)
-            .map_err(from_redb)?;
-        txn.set_quick_repair(self.quick_repair);
+        txn.set_durability(Durability::None).map_err(from_redb)?;
         let mut revision = self.revision;
         let mut outcomes = Vec::with_capacity(batch.len());
         {
@@ -144,8 +171,50 @@ impl Writer {
             .insert(revision, row.as_slice())
             .map_err(from_redb)?;
         record_revision(&txn, revision, self.history)?;
-        txn.commit().map_err(from_redb)?;
+        let logged = self
+            .wal
+            .append(revision, &row)
+            .and_then(|()| txn.commit().map_err(from_redb));
+        if let Err(error) = logged {
+            return Err(self.fail(error));
+        }
         Ok((outcomes, revision))
+    }
+
+    fn checkpoint_if_due(&mut self) {
+        let due = self.last_checkpoint.elapsed() >= self.checkpoint_interval
+            || self.wal.len() >= self.checkpoint_bytes;
+        if self.failed.is_none() && self.wal.len() > 0 && due {
+            self.checkpoint();
+        }
+    }
+
+    /// Makes every commit so far durable in the store file and empties the log.
+    fn checkpoint(&mut self) {
+        let checkpointed = (|| {
+            let mut txn = self.db.begin_write().map_err(from_redb)?;
+            txn.set_durability(Durability::Immediate)
+                .map_err(from_redb)?;
+            txn.set_quick_repair(self.quick_repair);
+            txn.commit().map_err(from_redb)?;
+            self.wal.reset()
+        })();
+        self.last_checkpoint = Instant::now();
+        if let Err(error) = checkpointed {
+            self.fail(error);
+        }
+    }
+
+    /// Stops the writer for good after a failure that leaves the log and the store's state in
+    /// doubt; reopening the store recovers from the log.
+    fn fail(&mut self, error: Error) -> Error {
+        tracing::error!(%error, "the store writer stopped; restart to recover from its log");
+        let failed = Error::Unavailable(format!(
+            "the store stopped taking writes after a failure ({error}); restart the server to \
+             recover"
+        ));
+        self.failed = Some(failed.clone());
+        failed
     }
 }
 
