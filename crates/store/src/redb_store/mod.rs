@@ -17,7 +17,7 @@ mod tests;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -29,16 +29,16 @@ use tokio::sync::{mpsc, oneshot};
 use self::tables::{
     CHANGELOG, CHANGELOG_V1, FORMAT_VERSION, FORMAT_VERSION_V1, FORMAT_VERSION_V2, META,
     META_FORMAT, META_REVISION, META_WAL_EPOCH, OBJECTS, decode_events, encode_event, from_redb,
-    log_event, object_kv, object_row,
+    log_event, object_kv,
 };
 use self::wal::{Record, Wal};
-use self::writer::{Command, Writer};
+use self::writer::{Command, Input, WriterConfig};
 use crate::keys::prefix_range;
 use crate::ops::Op;
 use crate::watch::Hub;
 use crate::{
-    DEFAULT_HISTORY, Error, EventKind, Export, KeyValue, ListOptions, ListResult, ProgressStream,
-    Result, Store, WatchEvent, WatchStream,
+    DEFAULT_HISTORY, Error, Export, KeyValue, ListOptions, ListResult, ProgressStream, Result,
+    Store, WatchEvent, WatchStream,
 };
 
 /// Configuration of [`RedbStore`].
@@ -101,9 +101,9 @@ impl Default for EmbeddedConfig {
 pub struct RedbStore {
     db: Arc<Database>,
     hub: Arc<Hub>,
-    /// `None` after shutdown. Sending never blocks (the queue is bounded by the callers awaiting
-    /// their acknowledgements), so the lock is only held for an instant.
-    commands: RwLock<Option<mpsc::UnboundedSender<Command>>>,
+    /// The writer's queue; `None` after shutdown. Sending never blocks (the queue is bounded by
+    /// the callers awaiting their acknowledgements), so the lock is only held for an instant.
+    inputs: RwLock<Option<mpsc::UnboundedSender<Input>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -120,27 +120,24 @@ impl RedbStore {
         let events = load_history(&db, revision, history)?;
         let hub = Hub::new(history, revision, events);
         let db = Arc::new(db);
-        let (commands, receiver) = mpsc::unbounded_channel();
-        let writer = Writer {
+        let (inputs, receiver) = mpsc::unbounded_channel();
+        let config = WriterConfig {
             db: Arc::clone(&db),
             hub: Arc::clone(&hub),
-            commands: receiver,
+            wal,
             revision,
             history,
             max_batch: config.max_batch.max(1),
             quick_repair: config.quick_repair,
-            wal,
             checkpoint_interval: config.checkpoint_interval,
             checkpoint_bytes: CHECKPOINT_BYTES,
-            last_checkpoint: Instant::now(),
-            failed: None,
-        }
-        .spawn()?;
+        };
+        let writer = writer::spawn(config, &inputs, receiver)?;
         tracing::debug!(path = %path.display(), revision, "opened embedded store");
         Ok(RedbStore {
             db,
             hub,
-            commands: RwLock::new(Some(commands)),
+            inputs: RwLock::new(Some(inputs)),
             writer: Mutex::new(Some(writer)),
         })
     }
@@ -149,12 +146,15 @@ impl RedbStore {
     /// watch stream. Reads keep working until the store is dropped. Idempotent; blocks for at
     /// most the batch in progress.
     pub fn shutdown(&self) {
-        drop(
-            self.commands
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
+        let inputs = self
+            .inputs
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(inputs) = inputs {
+            // Queued after every write already sent; fails only if the writer is gone.
+            let _ = inputs.send(Input::Stop);
+        }
         let writer = self
             .writer
             .lock()
@@ -176,9 +176,11 @@ impl RedbStore {
             reply,
         };
         {
-            let commands = self.commands.read().unwrap_or_else(PoisonError::into_inner);
-            let sender = commands.as_ref().ok_or_else(shut_down)?;
-            sender.send(command).map_err(|_| writer_stopped())?;
+            let inputs = self.inputs.read().unwrap_or_else(PoisonError::into_inner);
+            let sender = inputs.as_ref().ok_or_else(shut_down)?;
+            sender
+                .send(Input::Command(command))
+                .map_err(|_| writer_stopped())?;
         }
         acknowledged.await.map_err(|_| writer_stopped())?
     }
@@ -243,26 +245,7 @@ fn replay(db: &Database, revision: i64, records: Vec<Record>, history: usize) ->
         if events.first().map(WatchEvent::revision) != Some(current + 1) {
             break;
         }
-        {
-            let mut objects = txn.open_table(OBJECTS).map_err(from_redb)?;
-            for event in &events {
-                let key = event.kv.key.as_str();
-                match event.kind {
-                    EventKind::Created | EventKind::Modified => {
-                        objects
-                            .insert(key, object_row(&event.kv))
-                            .map_err(from_redb)?;
-                    }
-                    EventKind::Deleted => {
-                        objects.remove(key).map_err(from_redb)?;
-                    }
-                }
-            }
-        }
-        txn.open_table(CHANGELOG)
-            .map_err(from_redb)?
-            .insert(record.last_revision, record.payload.as_slice())
-            .map_err(from_redb)?;
+        writer::write_batch(&txn, record.last_revision, &events, &record.payload)?;
         current = record.last_revision;
     }
     if current == revision {

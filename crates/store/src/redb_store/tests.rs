@@ -288,6 +288,74 @@ async fn a_file_of_format_2_opens_and_gets_a_log() {
     log_epoch(&path);
 }
 
+/// Compare-and-swap increments from many tasks: each update is planned while earlier ones may
+/// still be on their way to disk, so a precondition must be judged against those too, or
+/// increments are lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_compare_and_swap_loses_no_increment() {
+    const TASKS: usize = 8;
+    const EACH: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("store.redb"), 10_000);
+    store
+        .create("/counter", Bytes::from_static(b"0"))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let mut done = 0;
+                while done < EACH {
+                    let current = store.get("/counter").await.unwrap().unwrap();
+                    let n: usize = std::str::from_utf8(&current.value)
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    let next = Bytes::from((n + 1).to_string());
+                    match store
+                        .update("/counter", next, Some(current.mod_revision))
+                        .await
+                    {
+                        Ok(_) => done += 1,
+                        Err(Error::Conflict { .. }) => {}
+                        Err(other) => panic!("{other}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let counter = store.get("/counter").await.unwrap().unwrap();
+    assert_eq!(counter.value, (TASKS * EACH).to_string().as_bytes());
+    // One revision per successful write, none for the conflicts.
+    assert_eq!(counter.mod_revision, 1 + (TASKS * EACH) as i64);
+}
+
+/// Writes to one key sent back to back, without waiting, land in order in one pipeline.
+#[tokio::test]
+async fn back_to_back_writes_to_one_key_apply_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("store.redb"), 10_000);
+    for round in 0..50 {
+        let key = format!("/k{round}");
+        let (created, updated, deleted, recreated) = futures::join!(
+            store.create(&key, Bytes::from_static(b"1")),
+            store.update(&key, Bytes::from_static(b"2"), None),
+            store.delete(&key, None),
+            store.create(&key, Bytes::from_static(b"3")),
+        );
+        let created = created.unwrap();
+        assert_eq!(updated.unwrap().mod_revision, created.mod_revision + 1);
+        assert_eq!(deleted.unwrap().mod_revision, created.mod_revision + 2);
+        let recreated = recreated.unwrap();
+        assert_eq!(recreated.create_revision, created.mod_revision + 3);
+        assert_eq!(store.get(&key).await.unwrap().unwrap().value, "3");
+    }
+}
+
 // ---- crash test ----
 
 /// Set (to a file path) in the environment of the child process of the crash test.

@@ -1,6 +1,6 @@
 //! The write-ahead log of the embedded store: every batch's events are appended to one
-//! sequential file and fdatasync'd before the batch is acknowledged, so that redb commits without
-//! an fsync between checkpoints.
+//! sequential file and fdatasync'd (by the writer's syncer thread) before the batch is committed
+//! or acknowledged, so that redb commits without an fsync between checkpoints.
 //!
 //! Why: a durable redb commit checksums and writes every dirty B-tree page and fsyncs the whole
 //! file. At 64 concurrent creates that was 12 of the writer thread's 28 µs per write, and the
@@ -41,6 +41,8 @@ pub(super) struct Wal {
     epoch: i64,
     /// Bytes of valid records; the next record goes here.
     len: u64,
+    /// See [`Wal::position`].
+    position: u64,
     /// Reused for each record, so appending allocates only when a batch is larger than any
     /// before it.
     buffer: Vec<u8>,
@@ -78,6 +80,7 @@ impl Wal {
             path: path.to_owned(),
             epoch,
             len,
+            position: len,
             buffer: Vec::new(),
         };
         Ok((wal, records))
@@ -88,8 +91,15 @@ impl Wal {
         self.len
     }
 
-    /// Appends one batch and waits until it is on disk.
-    pub(super) fn append(&mut self, last_revision: i64, payload: &[u8]) -> Result<()> {
+    /// The position just past the last record: bytes ever appended since the log was opened,
+    /// which (unlike [`Wal::len`]) never goes back, so a sync reported for a position cannot be
+    /// mistaken for one that covers records appended after a reset.
+    pub(super) fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Appends one batch, not yet synced, and returns the position just past it.
+    pub(super) fn write(&mut self, last_revision: i64, payload: &[u8]) -> Result<u64> {
         let len = u32::try_from(payload.len())
             .map_err(|_| Error::Unavailable("a store batch above 4 GiB".into()))?;
         self.buffer.clear();
@@ -101,11 +111,25 @@ impl Wal {
         self.file
             .write_all_at(&self.buffer, self.len)
             .map_err(|e| io("writing", &self.path, &e))?;
+        self.len += self.buffer.len() as u64;
+        self.position += self.buffer.len() as u64;
+        Ok(self.position)
+    }
+
+    /// Appends one batch and waits until it is on disk.
+    #[cfg(test)]
+    pub(super) fn append(&mut self, last_revision: i64, payload: &[u8]) -> Result<()> {
+        self.write(last_revision, payload)?;
         self.file
             .sync_data()
-            .map_err(|e| io("syncing", &self.path, &e))?;
-        self.len += self.buffer.len() as u64;
-        Ok(())
+            .map_err(|e| io("syncing", &self.path, &e))
+    }
+
+    /// A second handle on the log file, for the thread that syncs it.
+    pub(super) fn syncer(&self) -> Result<File> {
+        self.file
+            .try_clone()
+            .map_err(|e| io("opening a second handle on", &self.path, &e))
     }
 
     /// Empties the log once everything in it is durable in the store. The truncation need not
