@@ -41,6 +41,10 @@ pub struct ServerArgs {
     /// whose history is kept by compaction).
     #[arg(long, default_value_t = store::DEFAULT_HISTORY)]
     watch_history: usize,
+    /// The longest time between durable commits of the embedded store file (e.g. 500ms, 2s);
+    /// writes in between are durable in its write-ahead log, which a restart replays.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    store_checkpoint_interval: Duration,
     #[command(flatten)]
     dns: dns_cmd::DnsFlags,
     #[command(flatten)]
@@ -241,6 +245,7 @@ async fn open_store(args: &ServerArgs) -> anyhow::Result<Arc<dyn store::Store>> 
     let config = store::EmbeddedConfig {
         cache_size: args.store_cache_mib.saturating_mul(1 << 20),
         history: args.watch_history,
+        checkpoint_interval: args.store_checkpoint_interval,
         ..store::EmbeddedConfig::default()
     };
     let store = store::RedbStore::open(&store_path, config)

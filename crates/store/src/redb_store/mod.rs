@@ -225,7 +225,7 @@ fn recover(db: &Database, path: &Path, history: usize) -> Result<(i64, Wal)> {
             "replayed the store's write-ahead log"
         );
     }
-    wal.reset()?;
+    wal.reset();
     Ok((replayed, wal))
 }
 

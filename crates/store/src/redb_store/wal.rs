@@ -12,8 +12,10 @@
 //! payload, then the payload: the batch's events as the change log encodes them
 //! ([`super::tables::encode_event`]). Reading stops at the first record that is cut short or
 //! fails its checksum: that is a batch whose append a crash interrupted, which was never
-//! acknowledged. The epoch (random, kept in the store's meta table) makes a log left beside a
-//! different store file (one a restore put in its place) read as empty.
+//! acknowledged. After a checkpoint the log is written again from the start, so whole records
+//! of earlier rounds may follow the current ones; they all end at or before the store file's
+//! revision, and recovery skips them. The epoch (random, kept in the store's meta table) makes a
+//! log left beside a different store file (one a restore put in its place) read as empty.
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -132,15 +134,13 @@ impl Wal {
             .map_err(|e| io("opening a second handle on", &self.path, &e))
     }
 
-    /// Empties the log once everything in it is durable in the store. The truncation need not
-    /// reach the disk before the next append: records it leaves behind after a crash end at or
-    /// before the store's revision, and recovery skips them.
-    pub(super) fn reset(&mut self) -> Result<()> {
-        self.file
-            .set_len(0)
-            .map_err(|e| io("truncating", &self.path, &e))?;
+    /// Empties the log once everything in it is durable in the store: the next record is
+    /// written over the first. The file is not truncated, which would free its cached pages only
+    /// for the next second's appends to allocate them again (and make every sync also write the
+    /// file's size). The old records left past the new ones all end at or before the store's
+    /// revision, so recovery skips any it can still read.
+    pub(super) fn reset(&mut self) {
         self.len = 0;
-        Ok(())
     }
 }
 
@@ -254,11 +254,19 @@ mod tests {
         let path = dir.path().join("w");
         let (mut wal, _) = Wal::open(&path, 1).unwrap();
         wal.append(5, b"old").unwrap();
-        wal.reset().unwrap();
+        wal.append(6, b"older tail").unwrap();
+        wal.reset();
         assert_eq!(wal.len(), 0);
-        wal.append(6, b"new").unwrap();
+        let before = wal.position();
+        wal.append(7, b"new").unwrap();
+        assert_eq!(wal.position() - before, (HEADER_LEN + 3) as u64);
         drop(wal);
-        assert_eq!(read(&path, 1), vec![(6, b"new".to_vec())]);
+        // The record past the new one is still whole and readable: recovery skips it by its
+        // revision, which is older than the store's.
+        assert_eq!(
+            read(&path, 1),
+            vec![(7, b"new".to_vec()), (6, b"older tail".to_vec())]
+        );
     }
 
     #[test]

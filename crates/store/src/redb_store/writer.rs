@@ -397,9 +397,11 @@ impl Writer {
             txn.set_durability(Durability::Immediate)
                 .map_err(from_redb)?;
             txn.set_quick_repair(self.config.quick_repair);
-            txn.commit().map_err(from_redb)?;
-            self.config.wal.reset()
+            txn.commit().map_err(from_redb)
         })();
+        if checkpointed.is_ok() {
+            self.config.wal.reset();
+        }
         self.last_checkpoint = Instant::now();
         match checkpointed {
             Ok(()) => tracing::debug!(
