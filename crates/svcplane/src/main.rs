@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API server on the embedded store, with controllers, node agent and DNS.
-    Server(server_cmd::ServerArgs),
+    Server(Box<server_cmd::ServerArgs>),
     /// Run the cluster DNS alone against a Kubernetes API server.
     Dns(dns_cmd::StandaloneArgs),
     /// Run the controllers alone against a Kubernetes API server.
@@ -49,7 +49,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         match cli.command {
-            Command::Server(args) => server_cmd::run(args).await,
+            Command::Server(args) => server_cmd::run(*args).await,
             Command::Dns(args) => dns_cmd::run_standalone(args).await,
             Command::Controllers(args) => controllers_cmd::run_standalone(args).await,
             Command::Agent(args) => agent_cmd::run_standalone(args).await,
