@@ -13,6 +13,14 @@ mod snapshot_cmd;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+/// jemalloc, with a background thread that returns freed memory to the OS (set at build time in
+/// .cargo/config.toml). glibc's malloc kept what bursts of work freed: a restart's re-lists at
+/// 10k pods left 392 MiB resident of a 162 MB peak heap, against 238 MiB within 20 s with
+/// jemalloc. It also cost less CPU: 57-59 against 64-68 µs of server CPU per create at 64
+/// clients (same run).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "svcplane",
