@@ -61,7 +61,10 @@ impl CachedPod {
         self.metadata.annotations = None;
         // Each kept Vec is shrunk: decoding grows it from 4 slots by doubling, and `retain`
         // keeps the capacity, so the one Ready condition of five held 8 conditions' room
-        // (~1.3 KB a pod).
+        // (~1.3 KB a pod), and a pod's one ownerReference room for four (~310 bytes).
+        if let Some(refs) = &mut self.metadata.owner_references {
+            refs.shrink_to_fit();
+        }
         if let Some(spec) = &mut self.spec {
             spec.containers.retain_mut(|c| {
                 if let Some(ports) = &mut c.ports {
@@ -148,7 +151,10 @@ mod tests {
     /// cached pod answers every question the controllers ask like the whole pod does.
     #[test]
     fn a_cached_pod_keeps_what_controllers_read() {
-        let mut decoded: CachedPod = serde_json::from_value(full_pod_json()).unwrap();
+        // From bytes, as the watch decodes: from a `Value` serde knows each Vec's length and
+        // leaves no room to shrink.
+        let bytes = serde_json::to_vec(&full_pod_json()).unwrap();
+        let mut decoded: CachedPod = serde_json::from_slice(&bytes).unwrap();
         decoded.slim();
         let typed: Pod = serde_json::from_value(full_pod_json()).unwrap();
         let converted = CachedPod::from(&typed);
@@ -188,6 +194,10 @@ mod tests {
             "no room kept"
         );
         assert_eq!(spec.containers.capacity(), 1);
+        assert_eq!(
+            pod.metadata.owner_references.as_ref().unwrap().capacity(),
+            1
+        );
         assert_eq!(pod.metadata.annotations, None);
         assert_eq!(pod.metadata.managed_fields, None);
     }

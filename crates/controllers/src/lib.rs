@@ -8,6 +8,7 @@
 //! watch (`410 Gone`) re-checks every key. This crate never touches the store directly.
 
 pub mod cached_pod;
+pub mod cached_workload;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;

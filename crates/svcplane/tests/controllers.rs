@@ -386,6 +386,129 @@ async fn deployment_pods_become_endpoints_and_are_collected() -> Result<()> {
     Ok(())
 }
 
+/// Ready the Deployment's pods until `kubectl rollout status` says the rollout is done.
+async fn roll_out(s: &Server, pods: &Api<Pod>, next_ip: &mut u8) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        ready_all(pods, "run=my-nginx", next_ip).await?;
+        let status =
+            ok(s.kubectl(&["rollout", "status", "deployment/my-nginx", "--watch=false"])?)?;
+        if status.contains("successfully rolled out") {
+            return Ok(());
+        }
+        if start.elapsed() > DEADLINE {
+            bail!("the rollout did not finish: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The ReplicaSet's `deployment.kubernetes.io/<what>` annotation.
+fn rs_annotation<'a>(rs: &'a ReplicaSet, what: &str) -> Option<&'a str> {
+    rs.metadata
+        .annotations
+        .as_ref()?
+        .get(&format!("deployment.kubernetes.io/{what}"))
+        .map(String::as_str)
+}
+
+/// A new template rolls out through a second ReplicaSet at revision 2; `rollout undo` makes
+/// the first one current again at revision 3. The controllers cache no pod templates, so
+/// this is what checks that a template change is seen and that the new ReplicaSet and its
+/// pods are made from the right template.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_and_its_undo_move_between_replicasets() -> Result<()> {
+    let s = server()?;
+    let client = s.client().await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    let mut next_ip = 10;
+    apply(&s, DEPLOYMENT)?;
+    roll_out(&s, &pods, &mut next_ip).await?;
+    let first = rss.list(&ListParams::default()).await?.items;
+    assert_eq!(first.len(), 1, "one ReplicaSet");
+    let first = first[0].metadata.name.clone().unwrap_or_default();
+
+    ok(s.kubectl(&["set", "image", "deployment/my-nginx", "my-nginx=nginx:1.27"])?)?;
+    roll_out(&s, &pods, &mut next_ip).await?;
+    let list = rss.list(&ListParams::default()).await?.items;
+    assert_eq!(list.len(), 2, "a second ReplicaSet");
+    let (old, new): (Vec<_>, Vec<_>) = list
+        .into_iter()
+        .partition(|r| r.metadata.name.as_deref() == Some(first.as_str()));
+    let (old, new) = (&old[0], &new[0]);
+    let spec_replicas = |r: &ReplicaSet| r.spec.as_ref().and_then(|s| s.replicas);
+    assert_eq!((spec_replicas(old), spec_replicas(new)), (Some(0), Some(2)));
+    assert_eq!(
+        (
+            rs_annotation(old, "revision"),
+            rs_annotation(new, "revision")
+        ),
+        (Some("1"), Some("2"))
+    );
+    assert_eq!(
+        (
+            rs_annotation(new, "desired-replicas"),
+            rs_annotation(new, "max-replicas")
+        ),
+        (Some("2"), Some("3"))
+    );
+    let new_name = new.metadata.name.clone().unwrap_or_default();
+    let new_hash = new_name
+        .strip_prefix("my-nginx-")
+        .context("rs name")?
+        .to_string();
+    let template = new.spec.as_ref().and_then(|s| s.template.as_ref());
+    let image = template
+        .and_then(|t| t.spec.as_ref())
+        .and_then(|s| s.containers[0].image.clone());
+    assert_eq!(image.as_deref(), Some("nginx:1.27"));
+    let live = live_pods(&pods, "run=my-nginx").await?;
+    assert_eq!(live.len(), 2);
+    for p in &live {
+        let labels = p.metadata.labels.clone().unwrap_or_default();
+        assert_eq!(labels.get("pod-template-hash"), Some(&new_hash));
+        let image = p.spec.as_ref().and_then(|s| s.containers[0].image.clone());
+        assert_eq!(image.as_deref(), Some("nginx:1.27"));
+    }
+
+    ok(s.kubectl(&["rollout", "undo", "deployment/my-nginx"])?)?;
+    roll_out(&s, &pods, &mut next_ip).await?;
+    let list = rss.list(&ListParams::default()).await?.items;
+    assert_eq!(
+        list.len(),
+        2,
+        "the first ReplicaSet is current again, not a third"
+    );
+    for r in &list {
+        let is_first = r.metadata.name.as_deref() == Some(first.as_str());
+        let want = if is_first {
+            (Some(2), Some("3"))
+        } else {
+            (Some(0), Some("2"))
+        };
+        assert_eq!((spec_replicas(r), rs_annotation(r, "revision")), want);
+    }
+    let first_hash = first.strip_prefix("my-nginx-").context("rs name")?;
+    for p in live_pods(&pods, "run=my-nginx").await? {
+        let labels = p.metadata.labels.clone().unwrap_or_default();
+        assert_eq!(
+            labels.get("pod-template-hash").map(String::as_str),
+            Some(first_hash)
+        );
+    }
+    let history = ok(s.kubectl(&["rollout", "history", "deployment/my-nginx"])?)?;
+    let revisions: Vec<&str> = history
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.parse::<u32>().is_ok())
+        .collect();
+    assert_eq!(revisions, ["2", "3"], "{history}");
+    let get = ok(s.kubectl(&["get", "deploy", "my-nginx"])?)?;
+    assert!(get.lines().nth(1).unwrap_or("").contains("2/2"), "{get}");
+    Ok(())
+}
+
 const STATEFULSET: &str = r#"
 apiVersion: v1
 kind: Service

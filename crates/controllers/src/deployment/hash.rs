@@ -15,7 +15,11 @@ const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// FNV-1a, 32 bits.
 pub fn fnv32a(chunks: &[&[u8]]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
+    fnv32a_from(0x811c_9dc5, chunks)
+}
+
+/// FNV-1a continued from the state `h` a previous call returned.
+fn fnv32a_from(mut h: u32, chunks: &[&[u8]]) -> u32 {
     for chunk in chunks {
         for b in *chunk {
             h ^= u32::from(*b);
@@ -34,12 +38,21 @@ pub fn safe_encode(s: &str) -> String {
 
 /// The hash of `template` with `collision_count` mixed in when set.
 pub fn compute_hash(template: &PodTemplateSpec, collision_count: Option<i32>) -> String {
+    hash_from(template_fnv(template), collision_count)
+}
+
+/// FNV-32a of the template's canonical JSON. The controllers cache this rather than the
+/// template: FNV is a stream, so [`hash_from`] can mix the collision count in afterwards.
+pub fn template_fnv(template: &PodTemplateSpec) -> u32 {
     // Serialising a k8s-openapi value cannot fail (no non-string map keys).
-    let json = serde_json::to_vec(template).unwrap_or_default();
-    let count = collision_count.map(|c| (c as u32).to_le_bytes());
-    let hash = match &count {
-        Some(bytes) => fnv32a(&[&json, bytes]),
-        None => fnv32a(&[&json]),
+    fnv32a(&[&serde_json::to_vec(template).unwrap_or_default()])
+}
+
+/// [`compute_hash`] of the template whose [`template_fnv`] is `template_fnv`.
+pub fn hash_from(template_fnv: u32, collision_count: Option<i32>) -> String {
+    let hash = match collision_count {
+        Some(c) => fnv32a_from(template_fnv, &[&(c as u32).to_le_bytes()]),
+        None => template_fnv,
     };
     safe_encode(&hash.to_string())
 }
@@ -85,5 +98,29 @@ mod tests {
             .unwrap()
             .insert("v".into(), "2".into());
         assert_ne!(h, compute_hash(&t2, None));
+    }
+
+    /// Continuing from the cached FNV state names ReplicaSets exactly as hashing the template
+    /// and the collision count in one stream did, so existing ReplicaSets keep their names.
+    #[test]
+    fn hash_from_the_cached_state_matches_one_stream() {
+        let t: PodTemplateSpec = serde_json::from_value(serde_json::json!({
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}
+        }))
+        .unwrap();
+        let json = serde_json::to_vec(&t).unwrap();
+        for count in [None, Some(0), Some(1), Some(7), Some(i32::MAX)] {
+            let one_stream = match count {
+                Some(c) => fnv32a(&[&json, &(c as u32).to_le_bytes()]),
+                None => fnv32a(&[&json]),
+            };
+            assert_eq!(
+                compute_hash(&t, count),
+                safe_encode(&one_stream.to_string()),
+                "{count:?}"
+            );
+            assert_eq!(hash_from(template_fnv(&t), count), compute_hash(&t, count));
+        }
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! ReplicaSet names are deterministic, so a stale cache can at worst get `AlreadyExists`; spec
 //! writes carry the cached resourceVersion, so they fail with a conflict instead of acting on
-//! old numbers.
+//! old numbers. The caches hold no pod templates: a new ReplicaSet is made from the Deployment
+//! as read from the API, and only if that is still the Deployment the plan saw.
 
 pub mod hash;
 pub mod plan;
@@ -18,6 +19,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 
+use crate::cached_workload::{CachedDeployment, CachedReplicaSet};
 use crate::events::Recorder;
 use crate::replicaset::{owner_key, patch_status};
 use crate::runtime::{Action, Change, Informers, Kind, Obj, Reconciler};
@@ -41,7 +43,7 @@ impl DeploymentController {
         }
     }
 
-    async fn scaled_event(&self, d: &Deployment, name: &str, from: i32, to: i32) {
+    async fn scaled_event(&self, d: &CachedDeployment, name: &str, from: i32, to: i32) {
         let dir = if to > from { "up" } else { "down" };
         self.events
             .normal(
@@ -54,21 +56,40 @@ impl DeploymentController {
             .await;
     }
 
-    /// Apply one step. Writes to existing ReplicaSets are replaces carrying the cached
+    /// Apply one step. Writes to existing ReplicaSets are merge patches carrying the cached
     /// resourceVersion: if the cache was stale they conflict and the key is requeued.
-    async fn apply(&self, d: &Deployment, rss: &[Arc<ReplicaSet>], step: Step) -> Result<()> {
+    async fn apply(
+        &self,
+        d: &CachedDeployment,
+        rss: &[Arc<CachedReplicaSet>],
+        step: Step,
+    ) -> Result<()> {
         let ns = d.metadata.namespace.clone().unwrap_or_default();
         let api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &ns);
         let cached = |name: &str| {
             rss.iter()
                 .find(|r| r.metadata.name.as_deref() == Some(name))
-                .map(|r| (**r).clone())
+                .cloned()
         };
         match step {
-            Step::Create(rs) => {
-                let name = rs.metadata.name.clone().unwrap_or_default();
-                let replicas = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
-                match api.create(&PostParams::default(), &*rs).await {
+            Step::Create {
+                name,
+                replicas,
+                revision,
+            } => {
+                let dapi: Api<Deployment> = Api::namespaced(self.client.clone(), &ns);
+                let dname = d.metadata.name.as_deref().unwrap_or("");
+                let live = match dapi.get_opt(dname).await? {
+                    Some(live) if d.matches_live(&live) => live,
+                    _ => {
+                        return Err(Error::Conflict(format!(
+                            "deployment {ns}/{dname} changed or went since it was cached"
+                        )));
+                    }
+                };
+                let rs = plan::new_replicaset(&live, replicas, revision);
+                debug_assert_eq!(rs.metadata.name.as_deref(), Some(name.as_str()));
+                match api.create(&PostParams::default(), &rs).await {
                     Ok(_) => {
                         if replicas > 0 {
                             self.scaled_event(d, &name, 0, replicas).await;
@@ -81,34 +102,35 @@ impl DeploymentController {
                 }
             }
             Step::Scale { name, from, to } => {
-                let Some(mut rs) = cached(&name) else {
+                let Some(rs) = cached(&name) else {
                     return Ok(());
                 };
                 let (surge, _) = plan::fenceposts(d);
                 let want = plan::replicas(d);
-                if let Some(spec) = rs.spec.as_mut() {
-                    spec.replicas = Some(to);
-                }
-                let ann = rs.metadata.annotations.get_or_insert_with(Default::default);
-                ann.insert(plan::DESIRED_REPLICAS_ANNOTATION.into(), want.to_string());
-                ann.insert(
-                    plan::MAX_REPLICAS_ANNOTATION.into(),
-                    (want + surge).to_string(),
-                );
-                rs.metadata.managed_fields = None;
-                api.replace(&name, &PostParams::default(), &rs).await?;
+                let body = serde_json::json!({
+                    "metadata": {
+                        "resourceVersion": rs.metadata.resource_version,
+                        "annotations": {
+                            plan::DESIRED_REPLICAS_ANNOTATION: want.to_string(),
+                            plan::MAX_REPLICAS_ANNOTATION: (want + surge).to_string(),
+                        },
+                    },
+                    "spec": {"replicas": to},
+                });
+                api.patch(&name, &PatchParams::default(), &Patch::Merge(&body))
+                    .await?;
                 self.scaled_event(d, &name, from, to).await;
             }
             Step::SetRevision { name, revision } => {
-                let Some(mut rs) = cached(&name) else {
+                let Some(rs) = cached(&name) else {
                     return Ok(());
                 };
-                rs.metadata
-                    .annotations
-                    .get_or_insert_with(Default::default)
-                    .insert(plan::REVISION_ANNOTATION.into(), revision);
-                rs.metadata.managed_fields = None;
-                api.replace(&name, &PostParams::default(), &rs).await?;
+                let body = serde_json::json!({"metadata": {
+                    "resourceVersion": rs.metadata.resource_version,
+                    "annotations": {plan::REVISION_ANNOTATION: revision},
+                }});
+                api.patch(&name, &PatchParams::default(), &Patch::Merge(&body))
+                    .await?;
             }
             Step::Delete { name } => match api.delete(&name, &DeleteParams::background()).await {
                 Ok(_) => {}
@@ -125,7 +147,7 @@ impl DeploymentController {
 
     /// `<deploy>-<hash>` exists. Ours (the cache is behind): requeue. Someone else's: a hash
     /// collision, so bump `status.collisionCount` to get a new hash, as upstream.
-    async fn collision(&self, d: &Deployment, api: &Api<ReplicaSet>, name: &str) -> Error {
+    async fn collision(&self, d: &CachedDeployment, api: &Api<ReplicaSet>, name: &str) -> Error {
         let uid = d.metadata.uid.clone().unwrap_or_default();
         match api.get(name).await {
             Ok(rs) if podutil::is_controlled_by(&rs.metadata, &uid) => {
@@ -188,9 +210,9 @@ impl Reconciler for DeploymentController {
             return Ok(Action::Done);
         }
         let uid = d.metadata.uid.clone().unwrap_or_default();
-        let mut rss: Vec<Arc<ReplicaSet>> = self.inf.replicasets.in_namespace(&key.0);
+        let mut rss: Vec<Arc<CachedReplicaSet>> = self.inf.replicasets.in_namespace(&key.0);
         rss.retain(|rs| podutil::is_controlled_by(&rs.metadata, &uid));
-        let refs: Vec<&ReplicaSet> = rss.iter().map(|r| r.as_ref()).collect();
+        let refs: Vec<&CachedReplicaSet> = rss.iter().map(|r| r.as_ref()).collect();
         let plan = plan::plan(&d, &refs, Timestamp::now());
         for step in plan.steps {
             self.apply(&d, &rss, step).await?;

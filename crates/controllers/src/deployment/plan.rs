@@ -12,7 +12,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 
-use super::hash::{POD_TEMPLATE_HASH_LABEL, compute_hash};
+use super::hash::{POD_TEMPLATE_HASH_LABEL, hash_from};
+use crate::cached_workload::{CachedDeployment, CachedReplicaSet, TemplateFingerprint};
 use crate::podutil;
 
 pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
@@ -22,8 +23,14 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    /// Create the new ReplicaSet (deterministic name `<deploy>-<hash>`).
-    Create(Box<ReplicaSet>),
+    /// Create the new ReplicaSet `name` (`<deploy>-<hash>`, see [`new_replicaset_name`]) with
+    /// `replicas` pods at `revision`, from the Deployment as read from the API
+    /// ([`new_replicaset`]): the cache keeps no template to make it from.
+    Create {
+        name: String,
+        replicas: i32,
+        revision: i64,
+    },
     Scale {
         name: String,
         from: i32,
@@ -47,15 +54,15 @@ pub struct Plan {
     pub revision: Option<String>,
 }
 
-pub fn replicas(d: &Deployment) -> i32 {
+pub fn replicas(d: &CachedDeployment) -> i32 {
     d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0)
 }
 
-fn rs_replicas(rs: &ReplicaSet) -> i32 {
+fn rs_replicas(rs: &CachedReplicaSet) -> i32 {
     rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
 }
 
-fn rs_status(rs: &ReplicaSet) -> (i32, i32, i32) {
+fn rs_status(rs: &CachedReplicaSet) -> (i32, i32, i32) {
     rs.status.as_ref().map_or((0, 0, 0), |s| {
         (
             s.replicas,
@@ -65,15 +72,14 @@ fn rs_status(rs: &ReplicaSet) -> (i32, i32, i32) {
     })
 }
 
-fn revision_of(meta: &ObjectMeta) -> i64 {
-    meta.annotations
-        .as_ref()
-        .and_then(|a| a.get(REVISION_ANNOTATION))
+fn revision_of(rs: &CachedReplicaSet) -> i64 {
+    rs.revision
+        .as_deref()
         .and_then(|r| r.parse().ok())
         .unwrap_or(0)
 }
 
-fn is_recreate(d: &Deployment) -> bool {
+fn is_recreate(d: &CachedDeployment) -> bool {
     d.spec
         .as_ref()
         .and_then(|s| s.strategy.as_ref())
@@ -99,7 +105,7 @@ pub fn scaled_value(v: &IntOrString, total: i32, round_up: bool) -> i32 {
 }
 
 /// (maxSurge, maxUnavailable) resolved against the desired replicas; never both zero.
-pub fn fenceposts(d: &Deployment) -> (i32, i32) {
+pub fn fenceposts(d: &CachedDeployment) -> (i32, i32) {
     let want = replicas(d);
     let ru = d
         .spec
@@ -120,54 +126,57 @@ pub fn fenceposts(d: &Deployment) -> (i32, i32) {
     }
 }
 
-/// The template without the `pod-template-hash` label, for comparing RS and Deployment.
-fn without_hash(t: &PodTemplateSpec) -> PodTemplateSpec {
-    let mut t = t.clone();
-    if let Some(m) = t.metadata.as_mut()
-        && let Some(l) = m.labels.as_mut()
-    {
-        l.remove(POD_TEMPLATE_HASH_LABEL);
-        if l.is_empty() {
-            m.labels = None;
-        }
+fn template(d: &CachedDeployment) -> TemplateFingerprint {
+    match &d.spec {
+        Some(s) => s.template,
+        None => TemplateFingerprint::of(&PodTemplateSpec::default()),
     }
-    t
 }
 
-fn template(d: &Deployment) -> PodTemplateSpec {
-    d.spec
-        .as_ref()
-        .map(|s| s.template.clone())
-        .unwrap_or_default()
-}
-
-/// Whether `rs` runs the Deployment's current template.
-pub fn is_new_rs(d: &Deployment, rs: &ReplicaSet) -> bool {
+/// Whether `rs` runs the Deployment's current template: the templates are equal but for the
+/// `pod-template-hash` label.
+pub fn is_new_rs(d: &CachedDeployment, rs: &CachedReplicaSet) -> bool {
     let rs_t = rs.spec.as_ref().and_then(|s| s.template.as_ref());
-    rs_t.is_some_and(|t| {
-        serde_json::to_value(without_hash(t)).ok()
-            == serde_json::to_value(without_hash(&template(d))).ok()
-    })
+    rs_t.is_some_and(|t| t.fingerprint.without_hash_label == template(d).without_hash_label)
+}
+
+/// The `pod-template-hash` of the Deployment's current template.
+fn template_hash(d: &CachedDeployment) -> String {
+    let collision = d.status.as_ref().and_then(|s| s.collision_count);
+    hash_from(template(d).fnv, collision)
+}
+
+/// `<deploy>-<pod-template-hash>`: the name of the ReplicaSet for the current template.
+pub fn new_replicaset_name(d: &CachedDeployment) -> String {
+    format!(
+        "{}-{}",
+        d.metadata.name.as_deref().unwrap_or(""),
+        template_hash(d)
+    )
 }
 
 /// The new ReplicaSet for the Deployment's template, with `replicas` pods.
-pub fn new_replicaset(d: &Deployment, replicas: i32, revision: i64) -> ReplicaSet {
-    let collision = d.status.as_ref().and_then(|s| s.collision_count);
-    let hash = compute_hash(&template(d), collision);
-    let mut tpl = template(d);
+pub fn new_replicaset(full: &Deployment, replicas: i32, revision: i64) -> ReplicaSet {
+    let d = &CachedDeployment::from(full);
+    let hash = template_hash(d);
+    let mut tpl = full
+        .spec
+        .as_ref()
+        .map(|s| s.template.clone())
+        .unwrap_or_default();
     let tmeta = tpl.metadata.get_or_insert_with(ObjectMeta::default);
     tmeta
         .labels
         .get_or_insert_with(BTreeMap::new)
         .insert(POD_TEMPLATE_HASH_LABEL.into(), hash.clone());
     let labels = tmeta.labels.clone();
-    let spec = d.spec.clone().unwrap_or_default();
-    let mut selector: LabelSelector = spec.selector.clone();
+    let spec = full.spec.as_ref();
+    let mut selector: LabelSelector = spec.map(|s| s.selector.clone()).unwrap_or_default();
     selector
         .match_labels
         .get_or_insert_with(BTreeMap::new)
         .insert(POD_TEMPLATE_HASH_LABEL.into(), hash.clone());
-    let mut annotations: BTreeMap<String, String> = d
+    let mut annotations: BTreeMap<String, String> = full
         .metadata
         .annotations
         .clone()
@@ -187,10 +196,7 @@ pub fn new_replicaset(d: &Deployment, replicas: i32, revision: i64) -> ReplicaSe
     );
     ReplicaSet {
         metadata: ObjectMeta {
-            name: Some(format!(
-                "{}-{hash}",
-                d.metadata.name.as_deref().unwrap_or("")
-            )),
+            name: Some(new_replicaset_name(d)),
             namespace: d.metadata.namespace.clone(),
             labels,
             annotations: Some(annotations),
@@ -203,7 +209,7 @@ pub fn new_replicaset(d: &Deployment, replicas: i32, revision: i64) -> ReplicaSe
         },
         spec: Some(ReplicaSetSpec {
             replicas: Some(replicas),
-            min_ready_seconds: spec.min_ready_seconds,
+            min_ready_seconds: spec.and_then(|s| s.min_ready_seconds),
             selector,
             template: Some(tpl),
         }),
@@ -211,13 +217,13 @@ pub fn new_replicaset(d: &Deployment, replicas: i32, revision: i64) -> ReplicaSe
     }
 }
 
-fn replicas_of(d: &Deployment) -> i32 {
+fn replicas_of(d: &CachedDeployment) -> i32 {
     replicas(d)
 }
 
 /// A ReplicaSet as the plan sees it: its spec replicas after this pass's steps.
 struct View<'a> {
-    rs: Option<&'a ReplicaSet>,
+    rs: Option<&'a CachedReplicaSet>,
     name: String,
     replicas: i32,
     available: i32,
@@ -225,9 +231,9 @@ struct View<'a> {
 }
 
 /// `rss`: ReplicaSets the Deployment controls. `now`: for condition times.
-pub fn plan(d: &Deployment, rss: &[&ReplicaSet], now: Timestamp) -> Plan {
+pub fn plan(d: &CachedDeployment, rss: &[&CachedReplicaSet], now: Timestamp) -> Plan {
     let want = replicas(d);
-    let mut rss: Vec<&ReplicaSet> = rss.to_vec();
+    let mut rss: Vec<&CachedReplicaSet> = rss.to_vec();
     rss.sort_by(|a, b| {
         (
             a.metadata.creation_timestamp.as_ref().map(|t| t.0),
@@ -239,16 +245,12 @@ pub fn plan(d: &Deployment, rss: &[&ReplicaSet], now: Timestamp) -> Plan {
             ))
     });
     let new_rs = rss.iter().copied().find(|rs| is_new_rs(d, rs));
-    let olds: Vec<&ReplicaSet> = rss
+    let olds: Vec<&CachedReplicaSet> = rss
         .iter()
         .copied()
         .filter(|rs| new_rs.is_none_or(|n| n.metadata.uid != rs.metadata.uid))
         .collect();
-    let max_old_revision = olds
-        .iter()
-        .map(|r| revision_of(&r.metadata))
-        .max()
-        .unwrap_or(0);
+    let max_old_revision = olds.iter().map(|r| revision_of(r)).max().unwrap_or(0);
     let next_revision = max_old_revision + 1;
     let paused = d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false);
 
@@ -258,7 +260,7 @@ pub fn plan(d: &Deployment, rss: &[&ReplicaSet], now: Timestamp) -> Plan {
     let mut revision = None;
     let mut new_view = match new_rs {
         Some(rs) => {
-            let r = revision_of(&rs.metadata);
+            let r = revision_of(rs);
             if r < next_revision {
                 steps.push(Step::SetRevision {
                     name: rs.metadata.name.clone().unwrap_or_default(),
@@ -288,11 +290,15 @@ pub fn plan(d: &Deployment, rss: &[&ReplicaSet], now: Timestamp) -> Plan {
         };
         match (new_rs, target) {
             (None, Some(n)) => {
-                let rs = new_replicaset(d, n, next_revision);
-                new_view.name = rs.metadata.name.clone().unwrap_or_default();
+                let name = new_replicaset_name(d);
+                new_view.name = name.clone();
                 new_view.replicas = n;
                 revision = Some(next_revision);
-                steps.push(Step::Create(Box::new(rs)));
+                steps.push(Step::Create {
+                    name,
+                    replicas: n,
+                    revision: next_revision,
+                });
             }
             (Some(rs), Some(n)) if n != new_view.replicas => {
                 steps.push(Step::Scale {
@@ -315,19 +321,14 @@ pub fn plan(d: &Deployment, rss: &[&ReplicaSet], now: Timestamp) -> Plan {
         }
     }
 
-    let created = steps.iter().any(|s| matches!(s, Step::Create(_)));
+    let created = steps.iter().any(|s| matches!(s, Step::Create { .. }));
     let status = status(d, &new_view, &old_views, created, now);
     if !paused && complete(d, &status) {
         steps.extend(cleanup(d, &olds));
     }
-    let current = d
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(REVISION_ANNOTATION));
     let revision = revision
         .map(|r| r.to_string())
-        .filter(|r| current != Some(r));
+        .filter(|r| d.revision.as_ref() != Some(r));
     Plan {
         steps,
         status,
@@ -335,7 +336,7 @@ pub fn plan(d: &Deployment, rss: &[&ReplicaSet], now: Timestamp) -> Plan {
     }
 }
 
-fn view(rs: &ReplicaSet) -> View<'_> {
+fn view(rs: &CachedReplicaSet) -> View<'_> {
     let (status_replicas, _, available) = rs_status(rs);
     View {
         rs: Some(rs),
@@ -364,7 +365,7 @@ fn recreate(want: i32, new: &View, olds: &mut [View]) -> Option<i32> {
 /// RollingUpdate: scale the new ReplicaSet up within maxSurge; if it did not change, scale
 /// old ones down within maxUnavailable (unhealthy pods first), as upstream's
 /// `reconcileNewReplicaSet` and `reconcileOldReplicaSets`.
-fn rolling(d: &Deployment, want: i32, new: &View, olds: &mut [View]) -> Option<i32> {
+fn rolling(d: &CachedDeployment, want: i32, new: &View, olds: &mut [View]) -> Option<i32> {
     let (surge, max_unavailable) = fenceposts(d);
     let current: i32 = new.replicas + olds.iter().map(|o| o.replicas).sum::<i32>();
     let new_target = if new.replicas > want {
@@ -434,7 +435,7 @@ fn rolling(d: &Deployment, want: i32, new: &View, olds: &mut [View]) -> Option<i
 }
 
 /// Old ReplicaSets beyond `revisionHistoryLimit` that have no pods left, oldest revision first.
-fn cleanup(d: &Deployment, olds: &[&ReplicaSet]) -> Vec<Step> {
+fn cleanup(d: &CachedDeployment, olds: &[&CachedReplicaSet]) -> Vec<Step> {
     let limit = d
         .spec
         .as_ref()
@@ -444,7 +445,7 @@ fn cleanup(d: &Deployment, olds: &[&ReplicaSet]) -> Vec<Step> {
     if olds.len() <= limit {
         return Vec::new();
     }
-    let mut candidates: Vec<&&ReplicaSet> = olds
+    let mut candidates: Vec<&&CachedReplicaSet> = olds
         .iter()
         .filter(|rs| {
             rs_replicas(rs) == 0
@@ -453,7 +454,7 @@ fn cleanup(d: &Deployment, olds: &[&ReplicaSet]) -> Vec<Step> {
                 && rs.status.as_ref().and_then(|s| s.observed_generation) >= rs.metadata.generation
         })
         .collect();
-    candidates.sort_by_key(|rs| revision_of(&rs.metadata));
+    candidates.sort_by_key(|rs| revision_of(rs));
     candidates
         .into_iter()
         .take(olds.len() - limit)
@@ -464,7 +465,7 @@ fn cleanup(d: &Deployment, olds: &[&ReplicaSet]) -> Vec<Step> {
 }
 
 /// Upstream `DeploymentComplete`.
-fn complete(d: &Deployment, s: &DeploymentStatus) -> bool {
+fn complete(d: &CachedDeployment, s: &DeploymentStatus) -> bool {
     let want = replicas(d);
     s.updated_replicas == Some(want)
         && s.replicas == Some(want)
@@ -473,7 +474,7 @@ fn complete(d: &Deployment, s: &DeploymentStatus) -> bool {
 }
 
 fn status(
-    d: &Deployment,
+    d: &CachedDeployment,
     new: &View,
     olds: &[View],
     created: bool,

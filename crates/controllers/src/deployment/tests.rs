@@ -5,10 +5,16 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::plan::{REVISION_ANNOTATION, Step, plan, scaled_value};
+use super::plan::{REVISION_ANNOTATION, Step, new_replicaset, plan, scaled_value};
+use crate::cached_workload::{CachedDeployment, CachedReplicaSet};
 use crate::testutil::merge;
 
-fn deploy(image: &str, replicas: i32, extra: Value) -> Deployment {
+/// The Deployment as the controller caches it.
+fn deploy(image: &str, replicas: i32, extra: Value) -> CachedDeployment {
+    CachedDeployment::from(&full_deploy(image, replicas, extra))
+}
+
+fn full_deploy(image: &str, replicas: i32, extra: Value) -> Deployment {
     let mut v = json!({
         "metadata": {"name": "web", "namespace": "default", "uid": "d-uid", "generation": 2},
         "spec": {"replicas": replicas, "selector": {"matchLabels": {"run": "web"}},
@@ -20,10 +26,21 @@ fn deploy(image: &str, replicas: i32, extra: Value) -> Deployment {
     serde_json::from_value(v).unwrap()
 }
 
-/// The ReplicaSet the Deployment with `image` makes, at `replicas` spec and `available` pods.
-fn rs(image: &str, replicas: i32, available: i32, revision: i32, created: &str) -> ReplicaSet {
-    let d = deploy(image, replicas, json!({}));
-    let mut r = super::plan::new_replicaset(&d, replicas, i64::from(revision));
+/// The ReplicaSet the Deployment with `image` makes, at `replicas` spec and `available` pods,
+/// as the controller caches it.
+fn rs(
+    image: &str,
+    replicas: i32,
+    available: i32,
+    revision: i32,
+    created: &str,
+) -> CachedReplicaSet {
+    CachedReplicaSet::from(&full_rs(image, replicas, available, revision, created))
+}
+
+fn full_rs(image: &str, replicas: i32, available: i32, revision: i32, created: &str) -> ReplicaSet {
+    let d = full_deploy(image, replicas, json!({}));
+    let mut r = new_replicaset(&d, replicas, i64::from(revision));
     r.metadata.uid = Some(format!("uid-{image}"));
     r.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
         created.parse().unwrap(),
@@ -39,10 +56,10 @@ fn describe(steps: &[Step]) -> Vec<String> {
     steps
         .iter()
         .map(|s| match s {
-            Step::Create(r) => format!("create {}", r.spec.as_ref().unwrap().replicas.unwrap()),
+            Step::Create { replicas, .. } => format!("create {replicas}"),
             Step::Scale { name, from, to } => {
                 let which = if name.contains(&super::hash::compute_hash(
-                    &deploy("v2", 1, json!({})).spec.unwrap().template,
+                    &full_deploy("v2", 1, json!({})).spec.unwrap().template,
                     None,
                 )) {
                     "new"
@@ -63,7 +80,7 @@ fn rollout_steps() {
     let t1 = "2024-01-02T00:00:00Z";
     let recreate = json!({"spec": {"strategy": {"type": "Recreate"}}});
     // (case, deployment, replica sets, steps)
-    let cases: Vec<(&str, Deployment, Vec<ReplicaSet>, Vec<&str>)> = vec![
+    let cases: Vec<(&str, CachedDeployment, Vec<CachedReplicaSet>, Vec<&str>)> = vec![
         (
             "first rollout: all at once within surge",
             deploy("v2", 2, json!({})),
@@ -148,19 +165,43 @@ fn rollout_steps() {
         ),
     ];
     for (name, d, rss, want) in cases {
-        let refs: Vec<&ReplicaSet> = rss.iter().collect();
+        let refs: Vec<&CachedReplicaSet> = rss.iter().collect();
         let p = plan(&d, &refs, Timestamp::now());
         assert_eq!(describe(&p.steps), want, "{name}");
     }
 }
 
+/// The plan names the ReplicaSet from the cached fingerprint; the controller makes it from the
+/// Deployment read from the API. Both must agree, with and without a collision count.
 #[test]
 fn new_replicaset_shape() {
-    let d = deploy("v2", 2, json!({}));
-    let p = plan(&d, &[], Timestamp::now());
-    let Step::Create(r) = &p.steps[0] else {
-        panic!("create")
-    };
+    for collisions in [json!({}), json!({"status": {"collisionCount": 3}})] {
+        let full = full_deploy("v2", 2, collisions.clone());
+        let p = plan(&CachedDeployment::from(&full), &[], Timestamp::now());
+        let Step::Create {
+            name,
+            replicas,
+            revision,
+        } = &p.steps[0]
+        else {
+            panic!("create")
+        };
+        let r = new_replicaset(&full, *replicas, *revision);
+        assert_eq!(r.metadata.name.as_ref(), Some(name), "{collisions}");
+        assert_eq!(r.spec.as_ref().unwrap().replicas, Some(2));
+        assert_new_replicaset_shape(&r);
+        assert_eq!(p.revision.as_deref(), Some("1"));
+    }
+    let plain = new_replicaset(&full_deploy("v2", 2, json!({})), 2, 1);
+    let collided = new_replicaset(
+        &full_deploy("v2", 2, json!({"status": {"collisionCount": 3}})),
+        2,
+        1,
+    );
+    assert_ne!(plain.metadata.name, collided.metadata.name);
+}
+
+fn assert_new_replicaset_shape(r: &ReplicaSet) {
     let hash = r.metadata.labels.clone().unwrap()["pod-template-hash"].clone();
     assert_eq!(r.metadata.name.clone().unwrap(), format!("web-{hash}"));
     let spec = r.spec.clone().unwrap();
@@ -181,7 +222,6 @@ fn new_replicaset_shape() {
         (owner.kind.as_str(), owner.controller),
         ("Deployment", Some(true))
     );
-    assert_eq!(p.revision.as_deref(), Some("1"));
 }
 
 #[test]
@@ -191,7 +231,7 @@ fn status_and_conditions() {
     // (case, rss, (replicas, updated, ready, available, unavailable), Available, Progressing reason)
     type Row = (
         &'static str,
-        Vec<ReplicaSet>,
+        Vec<CachedReplicaSet>,
         (i32, i32, i32, i32, i32),
         &'static str,
         &'static str,
@@ -220,7 +260,7 @@ fn status_and_conditions() {
         ),
     ];
     for (name, rss, counts, available, progressing) in cases {
-        let refs: Vec<&ReplicaSet> = rss.iter().collect();
+        let refs: Vec<&CachedReplicaSet> = rss.iter().collect();
         let s = plan(&deploy("v2", 2, json!({})), &refs, Timestamp::now()).status;
         let got = (
             s.replicas.unwrap(),
@@ -241,7 +281,7 @@ fn status_and_conditions() {
     }
     // Unchanged conditions keep their times: a second pass writes nothing new.
     let rss = [rs("v2", 2, 2, 1, t0)];
-    let refs: Vec<&ReplicaSet> = rss.iter().collect();
+    let refs: Vec<&CachedReplicaSet> = rss.iter().collect();
     let mut d = deploy("v2", 2, json!({}));
     let first = plan(&d, &refs, Timestamp::now()).status;
     d.status = Some(first.clone());
@@ -258,7 +298,7 @@ fn history_is_trimmed_after_a_complete_rollout() {
         rs("v3", 0, 0, 3, "2024-01-03T00:00:00Z"),
         rs("v4", 1, 1, 4, "2024-01-04T00:00:00Z"),
     ];
-    let refs: Vec<&ReplicaSet> = rss.iter().collect();
+    let refs: Vec<&CachedReplicaSet> = rss.iter().collect();
     let deleted: Vec<String> = plan(&d, &refs, Timestamp::now())
         .steps
         .into_iter()

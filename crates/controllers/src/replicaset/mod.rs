@@ -1,7 +1,9 @@
 //! The ReplicaSet controller: keeps `spec.replicas` pods from the template, and the status.
 //!
 //! Pods are created with `generateName`, so create/delete expectations stop a stale cache from
-//! creating a second batch. Pods are found by their controller ownerReference.
+//! creating a second batch. Pods are found by their controller ownerReference. The cache holds
+//! no pod template: pods are made from the ReplicaSet as read from the API, once per pass that
+//! creates any, and only if that is still the ReplicaSet the plan saw.
 
 pub mod plan;
 #[cfg(test)]
@@ -103,11 +105,21 @@ impl Reconciler for ReplicaSetController {
         let plan = plan::plan(&rs, &pod_refs, Timestamp::now());
 
         let pods_api: Api<Pod> = Api::namespaced(self.client.clone(), &key.0);
-        if synced {
+        let rs_api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &key.0);
+        if synced && plan.create > 0 {
+            // One GET per pass that creates: the plan never needs the template.
+            let live = match rs_api.get_opt(&key.1).await? {
+                Some(live) if rs.matches_live(&live) => live,
+                _ => {
+                    return Err(crate::Error::Conflict(format!(
+                        "replicaset {}/{} changed or went since it was cached",
+                        key.0, key.1
+                    )));
+                }
+            };
+            let pod = plan::pod_from_template(&live);
             for _ in 0..plan.create {
-                let created = pods_api
-                    .create(&PostParams::default(), &plan::pod_from_template(&rs))
-                    .await?;
+                let created = pods_api.create(&PostParams::default(), &pod).await?;
                 let name = created.metadata.name.unwrap_or_default();
                 self.exp.expect_add(key, name.clone());
                 self.events
@@ -120,6 +132,8 @@ impl Reconciler for ReplicaSetController {
                     )
                     .await;
             }
+        }
+        if synced {
             for name in &plan.delete {
                 match pods_api.delete(name, &DeleteParams::default()).await {
                     Ok(_) => {
@@ -145,13 +159,12 @@ impl Reconciler for ReplicaSetController {
         }
 
         if rs.status.as_ref() != Some(&plan.status) {
-            let api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &key.0);
             let status =
                 serde_json::to_value(&plan.status).map_err(|source| crate::Error::Encode {
                     what: "ReplicaSet status".into(),
                     source,
                 })?;
-            match patch_status(&api, &key.1, status).await {
+            match patch_status(&rs_api, &key.1, status).await {
                 Err(e) if e.is_not_found() => return Ok(Action::Done),
                 r => r?,
             }

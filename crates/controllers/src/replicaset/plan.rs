@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::cached_pod::CachedPod;
+use crate::cached_workload::CachedReplicaSet;
 use crate::podutil;
 
 /// Most pods created or deleted in one pass (kube-controller-manager's burst replicas).
@@ -24,7 +25,7 @@ pub struct Plan {
     pub recheck_in: Option<i64>,
 }
 
-pub fn spec_replicas(rs: &ReplicaSet) -> usize {
+pub fn spec_replicas(rs: &CachedReplicaSet) -> usize {
     rs.spec
         .as_ref()
         .and_then(|s| s.replicas)
@@ -32,7 +33,7 @@ pub fn spec_replicas(rs: &ReplicaSet) -> usize {
         .max(0) as usize
 }
 
-fn min_ready_seconds(rs: &ReplicaSet) -> i32 {
+fn min_ready_seconds(rs: &CachedReplicaSet) -> i32 {
     rs.spec
         .as_ref()
         .and_then(|s| s.min_ready_seconds)
@@ -40,7 +41,7 @@ fn min_ready_seconds(rs: &ReplicaSet) -> i32 {
 }
 
 /// `pods`: the pods this ReplicaSet controls (by controller ownerReference).
-pub fn plan(rs: &ReplicaSet, pods: &[&CachedPod], now: Timestamp) -> Plan {
+pub fn plan(rs: &CachedReplicaSet, pods: &[&CachedPod], now: Timestamp) -> Plan {
     let active: Vec<&CachedPod> = pods
         .iter()
         .copied()
@@ -93,14 +94,12 @@ fn deletion_rank(p: &CachedPod) -> (bool, u8, bool, Reverse<Option<Timestamp>>, 
 }
 
 /// Status from the active pods, with every count explicit (0 must overwrite an old value).
-pub fn status(rs: &ReplicaSet, active: &[&CachedPod], now: Timestamp) -> ReplicaSetStatus {
-    let template_labels = rs
+pub fn status(rs: &CachedReplicaSet, active: &[&CachedPod], now: Timestamp) -> ReplicaSetStatus {
+    let template_labels: &[(String, String)] = rs
         .spec
         .as_ref()
         .and_then(|s| s.template.as_ref())
-        .and_then(|t| t.metadata.as_ref())
-        .and_then(|m| m.labels.clone())
-        .unwrap_or_default();
+        .map_or(&[], |t| &t.labels);
     let min_ready = min_ready_seconds(rs);
     let count = |f: &dyn Fn(&CachedPod) -> bool| active.iter().filter(|p| f(p)).count() as i32;
     ReplicaSetStatus {

@@ -6,9 +6,15 @@ use serde_json::json;
 
 use super::plan::{plan, pod_from_template};
 use crate::cached_pod::CachedPod;
+use crate::cached_workload::CachedReplicaSet;
 use crate::testutil::{pod, with};
 
-fn rs(replicas: i32, min_ready: i32) -> ReplicaSet {
+/// The ReplicaSet as the controller caches it.
+fn rs(replicas: i32, min_ready: i32) -> CachedReplicaSet {
+    CachedReplicaSet::from(&full_rs(replicas, min_ready))
+}
+
+fn full_rs(replicas: i32, min_ready: i32) -> ReplicaSet {
     serde_json::from_value(json!({
         "metadata": {"name": "web-abc", "namespace": "default", "uid": "rs-uid", "generation": 3},
         "spec": {"replicas": replicas, "minReadySeconds": min_ready,
@@ -110,7 +116,7 @@ fn status_counts() {
 
 #[test]
 fn pods_from_the_template() {
-    let p = pod_from_template(&rs(1, 0));
+    let p = pod_from_template(&full_rs(1, 0));
     assert_eq!(p.metadata.generate_name.as_deref(), Some("web-abc-"));
     assert_eq!(p.metadata.labels.unwrap()["pod-template-hash"], "abc");
     let owner = &p.metadata.owner_references.unwrap()[0];

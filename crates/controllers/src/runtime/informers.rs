@@ -8,7 +8,6 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Endpoints, Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -20,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::cache::{self, Cache};
 use crate::cached_pod::CachedPod;
+use crate::cached_workload::{CachedDeployment, CachedReplicaSet, CachedStatefulSet};
 
 /// The kinds the controllers cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,9 +42,9 @@ pub enum Obj {
     Endpoints(Arc<Endpoints>),
     EndpointSlice(Arc<EndpointSlice>),
     Node(Arc<Node>),
-    ReplicaSet(Arc<ReplicaSet>),
-    Deployment(Arc<Deployment>),
-    StatefulSet(Arc<StatefulSet>),
+    ReplicaSet(Arc<CachedReplicaSet>),
+    Deployment(Arc<CachedDeployment>),
+    StatefulSet(Arc<CachedStatefulSet>),
 }
 
 /// What the informers broadcast to controllers. Controllers only map these to keys.
@@ -64,9 +64,9 @@ pub struct Informers {
     pub endpoints: Cache<Endpoints>,
     pub slices: Cache<EndpointSlice>,
     pub nodes: Cache<Node>,
-    pub replicasets: Cache<ReplicaSet>,
-    pub deployments: Cache<Deployment>,
-    pub statefulsets: Cache<StatefulSet>,
+    pub replicasets: Cache<CachedReplicaSet>,
+    pub deployments: Cache<CachedDeployment>,
+    pub statefulsets: Cache<CachedStatefulSet>,
     changes: broadcast::Sender<Change>,
 }
 
@@ -129,7 +129,7 @@ impl Informers {
             client,
             Kind::ReplicaSet,
             Obj::ReplicaSet,
-            drop_managed_fields,
+            already_slim,
             &changes,
             shutdown,
             &mut spawn,
@@ -138,7 +138,7 @@ impl Informers {
             client,
             Kind::Deployment,
             Obj::Deployment,
-            drop_managed_fields,
+            already_slim,
             &changes,
             shutdown,
             &mut spawn,
@@ -147,7 +147,7 @@ impl Informers {
             client,
             Kind::StatefulSet,
             Obj::StatefulSet,
-            drop_managed_fields,
+            already_slim,
             &changes,
             shutdown,
             &mut spawn,
@@ -194,6 +194,9 @@ impl Informers {
 fn drop_managed_fields<K: Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
 }
+
+/// For the kinds whose cached type slims itself as it is decoded.
+fn already_slim<K>(_: &mut K) {}
 
 /// Endpoints as [`drop_managed_fields`] leaves them, each list shrunk to its length: decoding
 /// grows a Vec by doubling, so an address list held up to twice its addresses' room.

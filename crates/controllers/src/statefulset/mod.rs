@@ -2,7 +2,8 @@
 //! governing Service, OrderedReady or Parallel management, and status.
 //!
 //! Pod names are deterministic, so a stale cache can only cause `AlreadyExists` (requeue),
-//! never a duplicate pod.
+//! never a duplicate pod. The cache holds no pod template: pods are made from the StatefulSet
+//! as read from the API, and only if that is still the set the plan saw.
 
 pub mod plan;
 #[cfg(test)]
@@ -71,26 +72,40 @@ impl Reconciler for StatefulSetController {
         let refs: Vec<&CachedPod> = pods.iter().map(|p| p.as_ref()).collect();
         let plan = plan::plan(&ss, &refs, Timestamp::now());
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.0);
-        for pod in &plan.create {
-            let name = pod.metadata.name.clone().unwrap_or_default();
-            match api.create(&PostParams::default(), pod).await {
-                Ok(_) => {
-                    let msg = format!("create Pod {name} in StatefulSet {} successful", key.1);
-                    self.events
-                        .normal(
-                            "apps/v1",
-                            "StatefulSet",
-                            &ss.metadata,
-                            "SuccessfulCreate",
-                            msg,
-                        )
-                        .await;
+        let sapi: Api<StatefulSet> = Api::namespaced(self.client.clone(), &key.0);
+        if !plan.create.is_empty() {
+            let live = match sapi.get_opt(&key.1).await? {
+                Some(live) if ss.matches_live(&live) => live,
+                _ => {
+                    return Err(Error::Conflict(format!(
+                        "statefulset {}/{} changed or went since it was cached",
+                        key.0, key.1
+                    )));
                 }
-                // The cache is behind (or the old pod is still being deleted): look again.
-                Err(kube::Error::Api(s)) if s.code == 409 => {
-                    return Err(Error::Conflict(format!("pod {name} exists")));
+            };
+            let revision = plan::update_revision(&ss);
+            for &i in &plan.create {
+                let pod = plan::new_pod(&live, i, &revision);
+                let name = pod.metadata.name.clone().unwrap_or_default();
+                match api.create(&PostParams::default(), &pod).await {
+                    Ok(_) => {
+                        let msg = format!("create Pod {name} in StatefulSet {} successful", key.1);
+                        self.events
+                            .normal(
+                                "apps/v1",
+                                "StatefulSet",
+                                &ss.metadata,
+                                "SuccessfulCreate",
+                                msg,
+                            )
+                            .await;
+                    }
+                    // The cache is behind (or the old pod is still being deleted): look again.
+                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                        return Err(Error::Conflict(format!("pod {name} exists")));
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
             }
         }
         for name in &plan.delete {
@@ -116,7 +131,6 @@ impl Reconciler for StatefulSetController {
             }
         }
         if ss.status.as_ref() != Some(&plan.status) {
-            let sapi: Api<StatefulSet> = Api::namespaced(self.client.clone(), &key.0);
             let status = serde_json::to_value(&plan.status).map_err(|source| Error::Encode {
                 what: "StatefulSet status".into(),
                 source,

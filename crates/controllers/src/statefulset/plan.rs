@@ -8,12 +8,13 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::cached_pod::CachedPod;
-use crate::deployment::hash::compute_hash;
+use crate::cached_workload::CachedStatefulSet;
+use crate::deployment::hash::{hash_from, template_fnv};
 use crate::podutil;
 
 pub const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
@@ -22,16 +23,17 @@ pub const REVISION_LABEL: &str = "controller-revision-hash";
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
-    pub create: Vec<Pod>,
+    /// Ordinals of the pods to create ([`new_pod`]), in order.
+    pub create: Vec<i32>,
     pub delete: Vec<String>,
     pub status: StatefulSetStatus,
 }
 
-fn name(ss: &StatefulSet) -> &str {
+fn name(ss: &CachedStatefulSet) -> &str {
     ss.metadata.name.as_deref().unwrap_or("")
 }
 
-pub fn replicas(ss: &StatefulSet) -> i32 {
+pub fn replicas(ss: &CachedStatefulSet) -> i32 {
     ss.spec
         .as_ref()
         .and_then(|s| s.replicas)
@@ -39,14 +41,14 @@ pub fn replicas(ss: &StatefulSet) -> i32 {
         .max(0)
 }
 
-fn parallel(ss: &StatefulSet) -> bool {
+fn parallel(ss: &CachedStatefulSet) -> bool {
     ss.spec
         .as_ref()
         .and_then(|s| s.pod_management_policy.as_deref())
         == Some("Parallel")
 }
 
-fn on_delete(ss: &StatefulSet) -> bool {
+fn on_delete(ss: &CachedStatefulSet) -> bool {
     ss.spec
         .as_ref()
         .and_then(|s| s.update_strategy.as_ref())
@@ -55,13 +57,12 @@ fn on_delete(ss: &StatefulSet) -> bool {
 }
 
 /// `<name>-<hash of the template>`, as a ControllerRevision name would be.
-pub fn update_revision(ss: &StatefulSet) -> String {
-    let template = ss
-        .spec
-        .as_ref()
-        .map(|s| s.template.clone())
-        .unwrap_or_default();
-    format!("{}-{}", name(ss), compute_hash(&template, None))
+pub fn update_revision(ss: &CachedStatefulSet) -> String {
+    let fnv = match &ss.spec {
+        Some(s) => s.template.fnv,
+        None => template_fnv(&PodTemplateSpec::default()),
+    };
+    format!("{}-{}", name(ss), hash_from(fnv, None))
 }
 
 /// The ordinal of a pod named `<set>-<n>`.
@@ -80,7 +81,7 @@ fn healthy(p: &CachedPod) -> bool {
 }
 
 /// `pods`: the pods the StatefulSet controls.
-pub fn plan(ss: &StatefulSet, pods: &[&CachedPod], now: Timestamp) -> Plan {
+pub fn plan(ss: &CachedStatefulSet, pods: &[&CachedPod], now: Timestamp) -> Plan {
     let want = replicas(ss);
     let set = name(ss);
     let revision = update_revision(ss);
@@ -109,7 +110,7 @@ pub fn plan(ss: &StatefulSet, pods: &[&CachedPod], now: Timestamp) -> Plan {
     for i in 0..want {
         match by_ordinal.get(&i) {
             None => {
-                plan.create.push(new_pod(ss, i, &revision));
+                plan.create.push(i);
                 if ordered {
                     return plan;
                 }
@@ -153,7 +154,7 @@ pub fn plan(ss: &StatefulSet, pods: &[&CachedPod], now: Timestamp) -> Plan {
 }
 
 fn status(
-    ss: &StatefulSet,
+    ss: &CachedStatefulSet,
     pods: &BTreeMap<i32, &CachedPod>,
     revision: &str,
     now: Timestamp,
@@ -206,7 +207,7 @@ pub fn new_pod(ss: &StatefulSet, i: i32, revision: &str) -> Pod {
     let spec = ss.spec.clone().unwrap_or_default();
     let template = spec.template;
     let tmeta = template.metadata.unwrap_or_default();
-    let pod_name = format!("{}-{i}", name(ss));
+    let pod_name = format!("{}-{i}", ss.metadata.name.as_deref().unwrap_or(""));
     let mut labels = tmeta.labels.unwrap_or_default();
     labels.insert(POD_NAME_LABEL.into(), pod_name.clone());
     labels.insert(POD_INDEX_LABEL.into(), i.to_string());

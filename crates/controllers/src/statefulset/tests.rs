@@ -4,11 +4,17 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 
-use super::plan::{REVISION_LABEL, plan, update_revision};
+use super::plan::{REVISION_LABEL, new_pod, plan, update_revision};
 use crate::cached_pod::CachedPod;
+use crate::cached_workload::CachedStatefulSet;
 use crate::testutil::{pod, with};
 
-fn set(replicas: i32, policy: &str) -> StatefulSet {
+/// The StatefulSet as the controller caches it.
+fn set(replicas: i32, policy: &str) -> CachedStatefulSet {
+    CachedStatefulSet::from(&full_set(replicas, policy))
+}
+
+fn full_set(replicas: i32, policy: &str) -> StatefulSet {
     serde_json::from_value(json!({
         "metadata": {"name": "web", "namespace": "default", "uid": "ss-uid", "generation": 1},
         "spec": {"replicas": replicas, "serviceName": "nginx", "podManagementPolicy": policy,
@@ -20,7 +26,7 @@ fn set(replicas: i32, policy: &str) -> StatefulSet {
 }
 
 /// Pod `web-<i>` at the set's current revision, ready or not.
-fn member(ss: &StatefulSet, i: i32, ready: bool) -> CachedPod {
+fn member(ss: &CachedStatefulSet, i: i32, ready: bool) -> CachedPod {
     let rev = update_revision(ss);
     with(
         pod(&format!("web-{i}"), Some("10.0.0.1"), ready),
@@ -39,7 +45,7 @@ fn ordinals_to_create_and_delete() {
     // (case, set, pods as (ordinal, ready), creates, deletes)
     type Row<'a> = (
         &'static str,
-        &'a StatefulSet,
+        &'a CachedStatefulSet,
         Vec<(i32, bool)>,
         Vec<&'static str>,
         Vec<&'static str>,
@@ -100,11 +106,7 @@ fn ordinals_to_create_and_delete() {
         let pods: Vec<CachedPod> = pods.into_iter().map(|(i, r)| member(ss, i, r)).collect();
         let refs: Vec<&CachedPod> = pods.iter().collect();
         let p = plan(ss, &refs, Timestamp::now());
-        let got: Vec<String> = p
-            .create
-            .iter()
-            .filter_map(|p| p.metadata.name.clone())
-            .collect();
+        let got: Vec<String> = p.create.iter().map(|i| format!("web-{i}")).collect();
         assert_eq!(got, creates, "{name}");
         assert_eq!(p.delete, deletes, "{name}");
     }
@@ -112,9 +114,12 @@ fn ordinals_to_create_and_delete() {
 
 #[test]
 fn pod_identity_and_status() {
-    let ss = set(2, "OrderedReady");
+    let full = full_set(2, "OrderedReady");
+    let ss = CachedStatefulSet::from(&full);
     let p = plan(&ss, &[], Timestamp::now());
-    let web0 = &p.create[0];
+    assert_eq!(p.create, [0]);
+    let web0 = &new_pod(&full, p.create[0], &update_revision(&ss));
+    assert_eq!(web0.metadata.name.as_deref(), Some("web-0"));
     let spec = web0.spec.clone().unwrap();
     assert_eq!(
         (spec.hostname.as_deref(), spec.subdomain.as_deref()),
@@ -123,6 +128,10 @@ fn pod_identity_and_status() {
     let labels = web0.metadata.labels.clone().unwrap();
     assert_eq!(labels["statefulset.kubernetes.io/pod-name"], "web-0");
     assert_eq!(labels["app"], "nginx");
+    // The revision is named as before the cache kept only a fingerprint, so an upgrade does
+    // not roll every pod.
+    let hash = crate::deployment::hash::compute_hash(&full.spec.clone().unwrap().template, None);
+    assert_eq!(labels[REVISION_LABEL], format!("web-{hash}"));
 
     let pods = [member(&ss, 0, true), member(&ss, 1, false)];
     let refs: Vec<&CachedPod> = pods.iter().collect();
@@ -140,7 +149,7 @@ fn pod_identity_and_status() {
     );
 
     // A template change replaces the highest outdated pod once all are ready.
-    let mut changed = ss.clone();
+    let mut changed = full.clone();
     changed
         .spec
         .as_mut()
@@ -153,6 +162,8 @@ fn pod_identity_and_status() {
         .image = Some("nginx:2".into());
     let pods = [member(&ss, 0, true), member(&ss, 1, true)];
     let refs: Vec<&CachedPod> = pods.iter().collect();
+    let changed = CachedStatefulSet::from(&changed);
+    assert_ne!(update_revision(&changed), update_revision(&ss));
     assert_eq!(
         plan(&changed, &refs, Timestamp::now()).delete,
         vec!["web-1"]
