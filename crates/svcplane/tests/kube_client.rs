@@ -201,3 +201,17 @@ async fn acknowledged_writes_survive_sigkill() -> Result<()> {
     }
     Ok(())
 }
+
+/// A server stopped the moment it reports its address (its node agent still registering
+/// nodes, no cache listed yet) exits cleanly instead of waiting forever for caches that will
+/// never fill: kube-runtime's controller waits for its first list, which shutdown stops.
+#[test]
+fn a_server_stopped_right_after_it_starts_exits() -> Result<()> {
+    for _ in 0..3 {
+        let mut s = Server::start(bin(), &["--nodes", "50"])?;
+        // Generous: a clean stop takes about 0.1 s; only a hang reaches it.
+        let status = s.terminate(Duration::from_secs(30))?;
+        assert!(status.success(), "exit status {status}");
+    }
+    Ok(())
+}

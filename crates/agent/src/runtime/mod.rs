@@ -50,6 +50,10 @@ pub(crate) struct Ctx {
     /// Pod uid → the resourceVersion our last write replaced. Until the cache shows a newer
     /// version, a reconcile would plan from stale data (and repeat events), so it waits.
     written: Mutex<HashMap<String, (String, Instant)>>,
+    /// Ends waits for the caches: once it fires, the controller stops polling the watch
+    /// streams, so a cache that had not listed yet never would, and a reconcile (or the
+    /// heartbeat) waiting for it would keep the agent from ever stopping.
+    shutdown: CancellationToken,
 }
 
 /// Pod reconciles in flight at once. kube-runtime's default is unbounded: after a restart (or
@@ -58,6 +62,9 @@ pub(crate) struct Ctx {
 /// buffers alone held ~400 MB. Each reconcile waits mostly on the API server's fsync, so a few
 /// dozen in flight keep up with it.
 const RECONCILE_CONCURRENCY: u16 = 64;
+
+/// How long running reconciles may take to finish once the agent is told to stop.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// How long to trust that our own write will show up in the cache.
 const WRITE_VISIBLE_WITHIN: Duration = Duration::from_secs(5);
@@ -72,16 +79,22 @@ impl Ctx {
         }
     }
 
-    /// Waits until both caches hold their first list.
+    /// Waits until both caches hold their first list; fails if the agent stops first.
     async fn caches_ready(&self) -> Result<()> {
-        for listed in [&self.pods_listed, &self.nodes_listed] {
-            listed
-                .clone()
-                .wait_for(|listed| *listed)
-                .await
-                .map_err(|_| Error::CacheClosed)?;
+        let listed = async {
+            for listed in [&self.pods_listed, &self.nodes_listed] {
+                listed
+                    .clone()
+                    .wait_for(|listed| *listed)
+                    .await
+                    .map_err(|_| Error::CacheClosed)?;
+            }
+            Ok(())
+        };
+        tokio::select! {
+            listed = listed => listed,
+            () = self.shutdown.cancelled() => Err(Error::CacheClosed),
         }
-        Ok(())
     }
 
     /// The whole pod behind a cached (slim) one, read from the API without its managedFields;
@@ -216,13 +229,15 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
         node_generation: node_generation.clone(),
         ipam: Mutex::new(kubelet::IpamState::default()),
         index: index.clone(),
-        pods_listed: pods_listed_rx,
+        pods_listed: pods_listed_rx.clone(),
         nodes_listed: nodes_listed_rx,
         written: Mutex::new(HashMap::new()),
+        shutdown: shutdown.clone(),
     });
 
+    let pods_listed_at_stop = pods_listed_rx;
     let heartbeat = tokio::spawn(nodes::heartbeat_loop(ctx.clone(), shutdown.clone()));
-    controller
+    let pods = controller
         // A node change (readiness, labels, a new node) can change every pod on it and
         // whether unbound pods fit anywhere. Status reports that change none of that (the
         // periodic heartbeats) requeue nothing.
@@ -241,8 +256,26 @@ pub async fn run(config: Config, client: Client, shutdown: CancellationToken) ->
             if let Err(e) = result {
                 tracing::debug!(error = %e, "pod reconcile did not run or failed");
             }
-        })
-        .await;
+        });
+    // kube-runtime's applier first waits for the pod cache's initial list, and a graceful
+    // shutdown stops the watch feeding it: stopped before that list, the controller would
+    // wait forever (a server stopped right after it started never exited). Reconciles are
+    // idempotent, so past a grace period they are dropped.
+    tokio::select! {
+        () = pods => {}
+        () = async {
+            shutdown.cancelled().await;
+            if !*pods_listed_at_stop.borrow() {
+                // Nothing was reconciled yet (reconciles wait for the caches).
+                return;
+            }
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+            tracing::warn!(
+                grace = ?SHUTDOWN_GRACE,
+                "pod reconciles still running at shutdown were dropped"
+            );
+        } => {}
+    }
     shutdown.cancel();
     let _ = heartbeat.await;
     Ok(())
