@@ -2,8 +2,8 @@
 //! with the pod template reduced to a fingerprint.
 //!
 //! Nearly all of a typed workload's memory is its pod template (containers, probes, volumes…):
-//! ~6.6 KB a cached ReplicaSet or Deployment, ~115 MB for the 8.9k of each at 10k Services. The plans never read
-//! the template itself. They compare a Deployment's template with its ReplicaSets' (ignoring
+//! ~6.6 KB a cached ReplicaSet or Deployment, ~115 MB for the 8.9k of each at 10k Services.
+//! The plans never read the template itself. They compare a Deployment's template with its ReplicaSets' (ignoring
 //! `pod-template-hash`), name ReplicaSets and StatefulSet revisions from its hash, and count
 //! the pods carrying a ReplicaSet's template labels. What creates objects from a template (a
 //! ReplicaSet's pods, a Deployment's new ReplicaSet, a StatefulSet's pods) GETs the whole

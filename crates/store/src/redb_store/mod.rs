@@ -49,14 +49,15 @@ pub struct EmbeddedConfig {
     /// per object about 10 MiB of memory), which covers minutes of a busy cluster's writes, the
     /// same order as the kube-apiserver watch cache. Values below 1 mean 1.
     pub history: usize,
-    /// The most writes committed in one durable transaction. Default 1,024: large enough to
-    /// amortize one fsync over many concurrent writers, small enough to bound one commit's
+    /// The most writes planned, logged and committed as one batch. Default 1,024: large enough
+    /// to amortize one log sync over many concurrent writers, small enough to bound one batch's
     /// latency. Values below 1 mean 1.
     pub max_batch: usize,
-    /// redb quick-repair: every commit also saves the allocator state and commits in two
-    /// phases (two fsyncs), so reopening after a crash skips the repair scan of the file.
-    /// Default `false`: the saved state grows with the file, so it cost ~0.55M instructions
-    /// and a second fsync per commit, the bulk of a single client's create, while the repair
+    /// redb quick-repair: every durable commit (each checkpoint) also saves the allocator state
+    /// and commits in two phases (two fsyncs), so reopening after a crash skips the repair scan
+    /// of the file. Default `false`: the saved state grows with the file, so it cost ~0.55M
+    /// instructions and a second fsync per commit (measured when every batch was a durable
+    /// commit, then the bulk of a single client's create), while the repair
     /// scan after `kill -9` takes ~0.4 s at 100k objects of 1.3 KiB (570 MB) and ~1.05 s at
     /// 300k (`restart_after_kill` in the tests), inside the 2 s restart budget.
     pub quick_repair: bool,

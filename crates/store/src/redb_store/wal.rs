@@ -142,9 +142,7 @@ impl Wal {
     pub(super) fn reset(&mut self) {
         self.len = 0;
     }
-}
 
-impl Wal {
     /// Removes the log file of a store that closes cleanly: everything in it is checkpointed,
     /// and a data dir without one is how a cleanly stopped store looks.
     pub(super) fn remove(self) -> Result<()> {
